@@ -1,0 +1,5 @@
+"""``python -m statpulse`` is the ``statpulse`` command."""
+
+from statpulse.cli import main
+
+main()
