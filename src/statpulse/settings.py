@@ -1,0 +1,79 @@
+"""Typed settings.
+
+Precedence: defaults < optional TOML file < environment (``STATPULSE_*``) < explicit overrides.
+
+Every default works with no file: SQLite in ``./statpulse-data/``, web on 127.0.0.1:8080, one
+in-process runner in region ``local``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DB_FILE_NAME = "statpulse.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STATPULSE_", extra="forbid")
+
+    data_dir: Path = Field(
+        default=Path("statpulse-data"), description="Where the SQLite file and local state live."
+    )
+    db: str | None = Field(
+        default=None, description="Database URL (sqlite:///... or postgresql://...)."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    region: str = Field(default="local", description="Region of the embedded runner.")
+    embedded_runner: bool = Field(default=True, description="Run checks in the web process.")
+    max_concurrent_checks: int = Field(default=500, ge=1)
+    result_batch_size: int = Field(default=500, ge=1)
+    result_flush_ms: int = Field(default=200, ge=1)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+
+    @property
+    def database_url(self) -> str:
+        """The database URL to use: ``db`` when set, else the SQLite file in ``data_dir``."""
+        if self.db:
+            return self.db
+        return f"sqlite:///{(self.data_dir / DB_FILE_NAME).resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML source reads `toml_file` from model_config; it is empty unless load_settings
+        # was given a file.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings; ``overrides`` whose value is None are ignored (unset CLI options).
+
+    Raises ``FileNotFoundError`` when ``config_file`` is given but missing, and pydantic's
+    ``ValidationError`` (naming the field) on bad values.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if config_file is None:
+        return Settings(**given)
+    if not config_file.is_file():
+        raise FileNotFoundError(f"settings file not found: {config_file}")
+    config = SettingsConfigDict(**Settings.model_config)
+    config["toml_file"] = config_file
+    with_file = type("FileSettings", (Settings,), {"model_config": config})
+    return with_file(**given)  # type: ignore[no-any-return]
