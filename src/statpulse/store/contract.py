@@ -1,0 +1,161 @@
+"""The one storage contract. ``SqlStore`` implements it on SQLite and PostgreSQL; the same contract
+tests run on both.
+
+Reads scoped to an organisation take its id and never return another tenant's rows: a lookup of
+another tenant's monitor returns None, exactly like an unknown id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from statpulse.model import (
+    ApiKey,
+    CheckResult,
+    Component,
+    DayUptime,
+    LatencySample,
+    Monitor,
+    MonitorConfig,
+    Organization,
+    RegionState,
+    Scope,
+    StateChange,
+    Status,
+    StatusPage,
+)
+
+
+class StoreError(Exception):
+    """Base class of storage errors callers are expected to handle."""
+
+
+class Conflict(StoreError):
+    """A unique value (slug, prefix ...) is already taken. ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class Store(Protocol):
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+
+    # organisations and keys
+    async def create_org(self, slug: str, name: str) -> Organization:
+        """Raises Conflict(field="slug")."""
+
+    async def get_org_by_slug(self, slug: str) -> Organization | None: ...
+
+    async def create_api_key(
+        self, org_id: uuid.UUID, name: str, scope: Scope, prefix: str, secret_hash: str
+    ) -> ApiKey: ...
+
+    async def find_api_key(self, prefix: str) -> tuple[ApiKey, str] | None:
+        """The unrevoked key with this prefix and its stored secret hash."""
+
+    # monitors
+    async def create_monitor(self, org_id: uuid.UUID, config: MonitorConfig) -> Monitor: ...
+
+    async def get_monitor(self, org_id: uuid.UUID, monitor_id: uuid.UUID) -> Monitor | None: ...
+
+    async def list_monitors(self, org_id: uuid.UUID) -> list[Monitor]: ...
+
+    async def update_monitor(
+        self, org_id: uuid.UUID, monitor_id: uuid.UUID, config: MonitorConfig
+    ) -> Monitor | None: ...
+
+    async def set_paused(
+        self, org_id: uuid.UUID, monitor_id: uuid.UUID, paused: bool
+    ) -> Monitor | None:
+        """Pausing sets status ``paused``; resuming sets ``unknown`` and forgets region states."""
+
+    async def delete_monitor(self, org_id: uuid.UUID, monitor_id: uuid.UUID) -> bool:
+        """Deletes the monitor, its results and states; False when there was none."""
+
+    async def monitors_for_region(self, region: str) -> list[Monitor]:
+        """Every unpaused monitor of every organisation assigned to ``region``."""
+
+    async def monitors_by_id(self, monitor_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Monitor]:
+        """Unscoped lookup for the engine (results carry only a monitor id)."""
+
+    # results
+    async def add_results(self, results: Sequence[CheckResult]) -> int:
+        """Store a batch in one transaction; a result id already stored is skipped.
+
+        Returns how many rows were new. Returns only after the commit is durable.
+        """
+
+    async def latency_samples(
+        self, monitor_id: uuid.UUID, start: datetime, end: datetime
+    ) -> list[LatencySample]:
+        """Results with ``start <= started_at < end``."""
+
+    async def recent_results(self, monitor_id: uuid.UUID, limit: int) -> list[CheckResult]:
+        """Newest first."""
+
+    async def daily_uptime(
+        self, monitor_ids: Sequence[uuid.UUID], start: datetime, end: datetime
+    ) -> dict[uuid.UUID, list[DayUptime]]:
+        """Per monitor, per UTC day that has results in ``[start, end)``, oldest first."""
+
+    # monitor state
+    async def region_states(self, monitor_ids: Sequence[uuid.UUID]) -> list[RegionState]: ...
+
+    async def save_evaluation(
+        self,
+        region_states: Sequence[RegionState],
+        monitor_statuses: Mapping[uuid.UUID, tuple[Status, datetime]],
+        changes: Sequence[StateChange],
+    ) -> None:
+        """Persist one evaluation round atomically: region states (upsert), monitor statuses
+        (skipping monitors deleted or paused meanwhile) and state-change rows."""
+
+    async def state_changes(self, monitor_id: uuid.UUID, limit: int) -> list[StateChange]:
+        """Newest first."""
+
+    # pages and components
+    async def create_page(
+        self, org_id: uuid.UUID, slug: str, title: str, description: str
+    ) -> StatusPage:
+        """Raises Conflict(field="slug")."""
+
+    async def get_page(self, slug: str) -> StatusPage | None: ...
+
+    async def list_pages(self, org_id: uuid.UUID) -> list[StatusPage]: ...
+
+    async def create_component(
+        self,
+        org_id: uuid.UUID,
+        name: str,
+        description: str,
+        monitor_id: uuid.UUID | None,
+        page_ids: Sequence[uuid.UUID],
+    ) -> Component:
+        """Creates a component and appends it to each page."""
+
+    async def list_components(self, org_id: uuid.UUID) -> list[Component]: ...
+
+    async def page_components(self, page_id: uuid.UUID) -> list[tuple[Component, Monitor | None]]:
+        """Components of a page in display order, each with its monitor (if any)."""
+
+    # audit
+    async def audit(
+        self,
+        org_id: uuid.UUID,
+        actor: str,
+        action: str,
+        target_type: str,
+        target_id: uuid.UUID | None,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
+    ) -> None: ...
+
+    async def audit_entries(self, org_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
+        """Newest first."""

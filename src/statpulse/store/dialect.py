@@ -1,0 +1,33 @@
+"""The SQL that differs between SQLite and PostgreSQL, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+
+def insert_ignoring_duplicates(dialect: str, table: sa.Table, key: str = "id") -> Insert:
+    """``INSERT ... ON CONFLICT (key) DO NOTHING`` for either database."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+
+
+def upsert(dialect: str, table: sa.Table, keys: list[str], columns: list[str]) -> Insert:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE SET columns = excluded.columns``."""
+    stmt: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    result: Insert = stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: stmt.excluded[c] for c in columns}
+    )
+    return result
+
+
+def utc_day(dialect: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """The UTC calendar day of a timestamp column as ``YYYY-MM-DD`` text."""
+    if dialect == "postgresql":
+        return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD")
+    # SQLite holds UTC text 'YYYY-MM-DD HH:MM:SS.ffffff' (see types.UTCDateTime).
+    return sa.func.substr(column, 1, 10)

@@ -1,0 +1,115 @@
+"""Organisations, API keys and the audit log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from statpulse.model import ApiKey, Organization, Scope, new_id, utcnow
+from statpulse.store import schema as t
+from statpulse.store.contract import Conflict
+from statpulse.store.sql_base import SqlBase
+
+
+def _org(row: sa.Row[Any]) -> Organization:
+    return Organization(id=row.id, slug=row.slug, name=row.name, created_at=row.created_at)
+
+
+def _key(row: sa.Row[Any]) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        org_id=row.org_id,
+        name=row.name,
+        prefix=row.prefix,
+        scope=Scope(row.scope),
+        created_at=row.created_at,
+    )
+
+
+class AccountsMixin(SqlBase):
+    async def create_org(self, slug: str, name: str) -> Organization:
+        org = Organization(id=new_id(), slug=slug, name=name, created_at=utcnow())
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    t.organizations.insert().values(
+                        id=org.id, slug=slug, name=name, created_at=org.created_at
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            raise Conflict("slug", f"organisation {slug!r} already exists") from exc
+        return org
+
+    async def get_org_by_slug(self, slug: str) -> Organization | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(t.organizations).where(t.organizations.c.slug == slug))
+            ).first()
+        return _org(row) if row else None
+
+    async def create_api_key(
+        self, org_id: uuid.UUID, name: str, scope: Scope, prefix: str, secret_hash: str
+    ) -> ApiKey:
+        key = ApiKey(
+            id=new_id(), org_id=org_id, name=name, prefix=prefix, scope=scope, created_at=utcnow()
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                t.api_keys.insert().values(
+                    id=key.id,
+                    org_id=org_id,
+                    name=name,
+                    prefix=prefix,
+                    secret_hash=secret_hash,
+                    scope=scope.value,
+                    created_at=key.created_at,
+                )
+            )
+        return key
+
+    async def find_api_key(self, prefix: str) -> tuple[ApiKey, str] | None:
+        query = sa.select(t.api_keys).where(
+            t.api_keys.c.prefix == prefix, t.api_keys.c.revoked_at.is_(None)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return (_key(row), row.secret_hash) if row else None
+
+    async def audit(
+        self,
+        org_id: uuid.UUID,
+        actor: str,
+        action: str,
+        target_type: str,
+        target_id: uuid.UUID | None,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
+    ) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                t.audit_log.insert().values(
+                    id=new_id(),
+                    org_id=org_id,
+                    actor=actor,
+                    action=action,
+                    target_type=target_type,
+                    target_id=target_id,
+                    before=dict(before) if before is not None else None,
+                    after=dict(after) if after is not None else None,
+                    at=utcnow(),
+                )
+            )
+
+    async def audit_entries(self, org_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
+        query = (
+            sa.select(t.audit_log)
+            .where(t.audit_log.c.org_id == org_id)
+            .order_by(t.audit_log.c.at.desc(), t.audit_log.c.id.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [dict(row) for row in rows]

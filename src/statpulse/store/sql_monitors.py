@@ -1,0 +1,303 @@
+"""Monitors and their evaluated state (region states, state-change rows)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from statpulse.model import (
+    HttpOptions,
+    LatencyThresholds,
+    Monitor,
+    MonitorConfig,
+    RegionState,
+    StateChange,
+    Status,
+    new_id,
+    utcnow,
+)
+from statpulse.store import schema as t
+from statpulse.store.dialect import upsert
+from statpulse.store.sql_base import SqlBase
+
+
+def config_values(c: MonitorConfig) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "kind": c.kind,
+        "target": c.target,
+        "interval_s": c.interval_s,
+        "timeout_s": c.timeout_s,
+        "regions": list(c.regions),
+        "http": {
+            "method": c.http.method,
+            "headers": dict(c.http.headers),
+            "body": c.http.body,
+            "follow_redirects": c.http.follow_redirects,
+            "max_redirects": c.http.max_redirects,
+            "verify_tls": c.http.verify_tls,
+        },
+        "conditions": list(c.conditions),
+        "latency_p95_ms": c.latency.p95_ms,
+        "latency_p99_ms": c.latency.p99_ms,
+        "failure_threshold": c.failure_threshold,
+        "recovery_threshold": c.recovery_threshold,
+    }
+
+
+def monitor_from_row(row: sa.Row[Any]) -> Monitor:
+    config = MonitorConfig(
+        name=row.name,
+        kind=row.kind,
+        target=row.target,
+        interval_s=row.interval_s,
+        timeout_s=row.timeout_s,
+        regions=tuple(row.regions),
+        http=HttpOptions(**row.http),
+        conditions=tuple(row.conditions),
+        latency=LatencyThresholds(p95_ms=row.latency_p95_ms, p99_ms=row.latency_p99_ms),
+        failure_threshold=row.failure_threshold,
+        recovery_threshold=row.recovery_threshold,
+    )
+    return Monitor(
+        id=row.id,
+        org_id=row.org_id,
+        config=config,
+        paused=row.paused,
+        status=Status(row.status),
+        status_changed_at=row.status_changed_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _region_state(row: sa.Row[Any]) -> RegionState:
+    return RegionState(
+        monitor_id=row.monitor_id,
+        region=row.region,
+        status=Status(row.status),
+        streak_level=Status(row.streak_level),
+        streak=row.streak,
+        last_result_at=row.last_result_at,
+        last_error=row.last_error,
+    )
+
+
+def _change(row: sa.Row[Any]) -> StateChange:
+    return StateChange(
+        id=row.id,
+        monitor_id=row.monitor_id,
+        from_status=Status(row.from_status),
+        to_status=Status(row.to_status),
+        at=row.at,
+        reason=row.reason,
+    )
+
+
+def _scoped(org_id: uuid.UUID, monitor_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    return sa.and_(t.monitors.c.id == monitor_id, t.monitors.c.org_id == org_id)
+
+
+class MonitorsMixin(SqlBase):
+    async def create_monitor(self, org_id: uuid.UUID, config: MonitorConfig) -> Monitor:
+        now = utcnow()
+        monitor_id = new_id()
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                t.monitors.insert().values(
+                    id=monitor_id,
+                    org_id=org_id,
+                    paused=False,
+                    status=Status.UNKNOWN.value,
+                    status_changed_at=now,
+                    created_at=now,
+                    updated_at=now,
+                    **config_values(config),
+                )
+            )
+        return Monitor(
+            id=monitor_id,
+            org_id=org_id,
+            config=config,
+            paused=False,
+            status=Status.UNKNOWN,
+            status_changed_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+
+    async def get_monitor(self, org_id: uuid.UUID, monitor_id: uuid.UUID) -> Monitor | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(t.monitors).where(_scoped(org_id, monitor_id)))
+            ).first()
+        return monitor_from_row(row) if row else None
+
+    async def list_monitors(self, org_id: uuid.UUID) -> list[Monitor]:
+        query = (
+            sa.select(t.monitors)
+            .where(t.monitors.c.org_id == org_id)
+            .order_by(t.monitors.c.created_at, t.monitors.c.id)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [monitor_from_row(r) for r in rows]
+
+    async def update_monitor(
+        self, org_id: uuid.UUID, monitor_id: uuid.UUID, config: MonitorConfig
+    ) -> Monitor | None:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                t.monitors.update()
+                .where(_scoped(org_id, monitor_id))
+                .values(updated_at=utcnow(), **config_values(config))
+            )
+            if result.rowcount == 0:
+                return None
+        return await self.get_monitor(org_id, monitor_id)
+
+    async def set_paused(
+        self, org_id: uuid.UUID, monitor_id: uuid.UUID, paused: bool
+    ) -> Monitor | None:
+        now = utcnow()
+        status = Status.PAUSED if paused else Status.UNKNOWN
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(sa.select(t.monitors).where(_scoped(org_id, monitor_id)))
+            ).first()
+            if row is None:
+                return None
+            if row.paused != paused:
+                await conn.execute(
+                    t.monitors.update()
+                    .where(t.monitors.c.id == monitor_id)
+                    .values(
+                        paused=paused, status=status.value, status_changed_at=now, updated_at=now
+                    )
+                )
+                await conn.execute(
+                    t.region_states.delete().where(t.region_states.c.monitor_id == monitor_id)
+                )
+                await conn.execute(
+                    t.state_changes.insert().values(
+                        id=new_id(),
+                        monitor_id=monitor_id,
+                        from_status=row.status,
+                        to_status=status.value,
+                        at=now,
+                        reason="paused" if paused else "resumed",
+                    )
+                )
+        return await self.get_monitor(org_id, monitor_id)
+
+    async def delete_monitor(self, org_id: uuid.UUID, monitor_id: uuid.UUID) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(t.monitors.delete().where(_scoped(org_id, monitor_id)))
+            if result.rowcount == 0:
+                return False
+            await conn.execute(
+                t.check_results.delete().where(t.check_results.c.monitor_id == monitor_id)
+            )
+        return True
+
+    async def monitors_for_region(self, region: str) -> list[Monitor]:
+        query = sa.select(t.monitors).where(t.monitors.c.paused.is_(False))
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [m for m in map(monitor_from_row, rows) if region in m.config.regions]
+
+    async def monitors_by_id(self, monitor_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Monitor]:
+        if not monitor_ids:
+            return {}
+        query = sa.select(t.monitors).where(t.monitors.c.id.in_(list(set(monitor_ids))))
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {row.id: monitor_from_row(row) for row in rows}
+
+    async def region_states(self, monitor_ids: Sequence[uuid.UUID]) -> list[RegionState]:
+        if not monitor_ids:
+            return []
+        query = sa.select(t.region_states).where(
+            t.region_states.c.monitor_id.in_(list(set(monitor_ids)))
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_region_state(r) for r in rows]
+
+    async def save_evaluation(
+        self,
+        region_states: Sequence[RegionState],
+        monitor_statuses: Mapping[uuid.UUID, tuple[Status, datetime]],
+        changes: Sequence[StateChange],
+    ) -> None:
+        ids = {s.monitor_id for s in region_states} | set(monitor_statuses)
+        if not ids:
+            return
+        async with self._engine.begin() as conn:
+            # Monitors deleted or paused while their results were in flight are skipped.
+            live = set(
+                (
+                    await conn.execute(
+                        sa.select(t.monitors.c.id).where(
+                            t.monitors.c.id.in_(list(ids)), t.monitors.c.paused.is_(False)
+                        )
+                    )
+                ).scalars()
+            )
+            rows = [
+                {
+                    "monitor_id": s.monitor_id,
+                    "region": s.region,
+                    "status": s.status.value,
+                    "streak_level": s.streak_level.value,
+                    "streak": s.streak,
+                    "last_result_at": s.last_result_at,
+                    "last_error": s.last_error,
+                }
+                for s in region_states
+                if s.monitor_id in live
+            ]
+            if rows:
+                stmt = upsert(
+                    self._dialect,
+                    t.region_states,
+                    ["monitor_id", "region"],
+                    ["status", "streak_level", "streak", "last_result_at", "last_error"],
+                )
+                await conn.execute(stmt, rows)
+            for monitor_id, (status, at) in monitor_statuses.items():
+                if monitor_id in live:
+                    await conn.execute(
+                        t.monitors.update()
+                        .where(t.monitors.c.id == monitor_id)
+                        .values(status=status.value, status_changed_at=at)
+                    )
+            change_rows = [
+                {
+                    "id": c.id,
+                    "monitor_id": c.monitor_id,
+                    "from_status": c.from_status.value,
+                    "to_status": c.to_status.value,
+                    "at": c.at,
+                    "reason": c.reason,
+                }
+                for c in changes
+                if c.monitor_id in live
+            ]
+            if change_rows:
+                await conn.execute(t.state_changes.insert(), change_rows)
+
+    async def state_changes(self, monitor_id: uuid.UUID, limit: int) -> list[StateChange]:
+        query = (
+            sa.select(t.state_changes)
+            .where(t.state_changes.c.monitor_id == monitor_id)
+            .order_by(t.state_changes.c.at.desc(), t.state_changes.c.id.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_change(r) for r in rows]

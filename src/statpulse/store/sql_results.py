@@ -1,0 +1,127 @@
+"""Check results: batched, idempotent writes and the reads the stats and pages need."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from statpulse.model import CheckResult, DayUptime, ErrorClass, LatencySample, Phases
+from statpulse.store import schema as t
+from statpulse.store.dialect import insert_ignoring_duplicates, utc_day
+from statpulse.store.sql_base import SqlBase
+
+_r = t.check_results.c
+
+
+def result_row(r: CheckResult) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "monitor_id": r.monitor_id,
+        "region": r.region,
+        "scheduled_at": r.scheduled_at,
+        "started_at": r.started_at,
+        "latency_ms": r.latency_ms,
+        "dns_ms": r.phases.dns_ms,
+        "connect_ms": r.phases.connect_ms,
+        "tls_ms": r.phases.tls_ms,
+        "first_byte_ms": r.phases.first_byte_ms,
+        "status_code": r.status_code,
+        "ok": r.ok,
+        "degraded": r.degraded,
+        "error_class": r.error_class.value if r.error_class else None,
+        "error_message": r.error_message,
+    }
+
+
+def _result(row: sa.Row[Any]) -> CheckResult:
+    return CheckResult(
+        id=row.id,
+        monitor_id=row.monitor_id,
+        region=row.region,
+        scheduled_at=row.scheduled_at,
+        started_at=row.started_at,
+        latency_ms=row.latency_ms,
+        ok=row.ok,
+        degraded=row.degraded,
+        status_code=row.status_code,
+        phases=Phases(
+            dns_ms=row.dns_ms,
+            connect_ms=row.connect_ms,
+            tls_ms=row.tls_ms,
+            first_byte_ms=row.first_byte_ms,
+        ),
+        error_class=ErrorClass(row.error_class) if row.error_class else None,
+        error_message=row.error_message,
+    )
+
+
+class ResultsMixin(SqlBase):
+    async def add_results(self, results: Sequence[CheckResult]) -> int:
+        if not results:
+            return 0
+        stmt = insert_ignoring_duplicates(self._dialect, t.check_results).returning(_r.id)
+        # Duplicates inside one batch (a replayed upload) collapse before the insert.
+        rows = list({r.id: result_row(r) for r in results}.values())
+        async with self._engine.begin() as conn:
+            # RETURNING lists exactly the new rows (executemany rowcounts are not reliable).
+            inserted = (await conn.execute(stmt, rows)).all()
+        return len(inserted)
+
+    async def latency_samples(
+        self, monitor_id: uuid.UUID, start: datetime, end: datetime
+    ) -> list[LatencySample]:
+        query = sa.select(_r.region, _r.ok, _r.latency_ms).where(
+            _r.monitor_id == monitor_id, _r.started_at >= start, _r.started_at < end
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [LatencySample(region=r.region, ok=r.ok, latency_ms=r.latency_ms) for r in rows]
+
+    async def recent_results(self, monitor_id: uuid.UUID, limit: int) -> list[CheckResult]:
+        query = (
+            sa.select(t.check_results)
+            .where(_r.monitor_id == monitor_id)
+            .order_by(_r.started_at.desc(), _r.id.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_result(r) for r in rows]
+
+    async def daily_uptime(
+        self, monitor_ids: Sequence[uuid.UUID], start: datetime, end: datetime
+    ) -> dict[uuid.UUID, list[DayUptime]]:
+        if not monitor_ids:
+            return {}
+        day = utc_day(self._dialect, _r.started_at).label("day")
+        query = (
+            sa.select(
+                _r.monitor_id,
+                day,
+                sa.func.count().label("checks"),
+                sa.func.sum(sa.case((_r.ok, 1), else_=0)).label("ok"),
+                sa.func.sum(sa.case((sa.and_(_r.ok, _r.degraded), 1), else_=0)).label("degraded"),
+            )
+            .where(
+                _r.monitor_id.in_(list(set(monitor_ids))),
+                _r.started_at >= start,
+                _r.started_at < end,
+            )
+            .group_by(_r.monitor_id, day)
+            .order_by(_r.monitor_id, day)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        days: dict[uuid.UUID, list[DayUptime]] = defaultdict(list)
+        for row in rows:
+            days[row.monitor_id].append(
+                DayUptime(
+                    day=row.day, checks=row.checks, ok=int(row.ok), degraded=int(row.degraded)
+                )
+            )
+        return dict(days)
