@@ -1,0 +1,46 @@
+"""Live updates (in-process pub/sub): state changes fan out to connected page clients.
+
+A slow subscriber never blocks the publisher: its oldest pending event is dropped, which is
+harmless because every event makes the client re-read the current state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from statpulse.model import Status
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorChanged:
+    monitor_id: uuid.UUID
+    status: Status
+
+
+class Broadcaster:
+    def __init__(self, queue_size: int = 64) -> None:
+        self._subscribers: set[asyncio.Queue[MonitorChanged]] = set()
+        self._queue_size = queue_size
+
+    def publish(self, event: MonitorChanged) -> None:
+        for queue in self._subscribers:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(event)
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[MonitorChanged]]:
+        queue: asyncio.Queue[MonitorChanged] = asyncio.Queue(self._queue_size)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)

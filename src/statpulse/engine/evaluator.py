@@ -1,0 +1,106 @@
+"""The evaluation loop: stored result batches -> region states -> monitor states -> change rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import structlog
+
+from statpulse.bus.base import ResultBus
+from statpulse.bus.live import Broadcaster, MonitorChanged
+from statpulse.engine.evaluate import quorum, stale_after, step
+from statpulse.metrics import Metrics
+from statpulse.model import CheckResult, RegionState, StateChange, Status, new_id, utcnow
+from statpulse.store.contract import Store
+
+log = structlog.get_logger(__name__)
+
+
+class Evaluator:
+    def __init__(
+        self,
+        store: Store,
+        bus: ResultBus,
+        live: Broadcaster,
+        metrics: Metrics,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._live = live
+        self._metrics = metrics
+        self._clock = clock
+
+    async def run(self) -> None:
+        """Consume batches until the bus closes; a failing batch is logged, not fatal."""
+        async for batch in self._bus.batches():
+            try:
+                await self.process(batch)
+            except Exception:
+                log.exception("evaluation failed", batch_size=len(batch))
+
+    async def process(self, batch: Sequence[CheckResult]) -> list[StateChange]:
+        """Apply a batch; returns the monitor state changes it caused (already stored)."""
+        ids = list({r.monitor_id for r in batch})
+        monitors = await self._store.monitors_by_id(ids)
+        states: dict[tuple[uuid.UUID, str], RegionState] = {
+            (s.monitor_id, s.region): s for s in await self._store.region_states(ids)
+        }
+        touched: set[tuple[uuid.UUID, str]] = set()
+        for result in sorted(batch, key=lambda r: (r.started_at, r.id)):
+            monitor = monitors.get(result.monitor_id)
+            if monitor is None or monitor.paused or result.region not in monitor.config.regions:
+                continue
+            key = (result.monitor_id, result.region)
+            prev = states.get(key)
+            # A replayed or out-of-order result must not count twice in a streak.
+            if prev and prev.last_result_at and result.started_at <= prev.last_result_at:
+                continue
+            cfg = monitor.config
+            states[key] = step(prev, result, cfg.failure_threshold, cfg.recovery_threshold)
+            touched.add(key)
+
+        now = self._clock()
+        statuses: dict[uuid.UUID, tuple[Status, datetime]] = {}
+        changes: list[StateChange] = []
+        for monitor_id in {m for m, _ in touched}:
+            monitor = monitors[monitor_id]
+            regional = [
+                states[(monitor_id, r)] for r in monitor.config.regions if (monitor_id, r) in states
+            ]
+            status = quorum(regional, now, stale_after(monitor.config.interval_s))
+            if status is not monitor.status:
+                statuses[monitor_id] = (status, now)
+                changes.append(
+                    StateChange(
+                        id=new_id(),
+                        monitor_id=monitor_id,
+                        from_status=monitor.status,
+                        to_status=status,
+                        at=now,
+                        reason=_reason(regional, status),
+                    )
+                )
+        await self._store.save_evaluation([states[k] for k in touched], statuses, changes)
+        for change in changes:
+            self._metrics.state_changes.labels(to=change.to_status.value).inc()
+            self._live.publish(MonitorChanged(change.monitor_id, change.to_status))
+            log.info(
+                "monitor state changed",
+                monitor_id=str(change.monitor_id),
+                from_status=change.from_status.value,
+                to_status=change.to_status.value,
+                reason=change.reason,
+            )
+        return changes
+
+
+def _reason(regional: Sequence[RegionState], status: Status) -> str:
+    failing = [s for s in regional if s.status is Status.DOWN]
+    errors = sorted({s.last_error for s in regional if s.last_error})
+    text = f"{len(failing)} of {len(regional)} regions failing"
+    if status is not Status.UP and errors:
+        text += ": " + "; ".join(errors)[:500]
+    return text
