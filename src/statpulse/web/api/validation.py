@@ -1,0 +1,44 @@
+"""Checks on a whole monitor config that depend on its kind (after pydantic's field checks).
+
+Raises ``ApiError`` 422 naming the field, e.g. ``conditions[1]`` with the error position.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from statpulse.conditions import ConditionError, validate
+from statpulse.model import MonitorConfig
+from statpulse.probes import PROBES
+from statpulse.probes.tcp import parse_host_port
+from statpulse.web.errors import invalid
+
+
+def check_config(config: MonitorConfig) -> None:
+    if config.kind not in PROBES:
+        kinds = ", ".join(sorted(PROBES))
+        raise invalid("kind", f"unsupported kind {config.kind!r} (supported: {kinds})")
+    _check_target(config.kind, config.target)
+    if config.timeout_s > config.interval_s:
+        raise invalid("timeout_s", "must not exceed interval_s")
+    try:
+        validate(config.conditions)
+    except ConditionError as exc:
+        index = getattr(exc, "index", 0)
+        raise invalid(f"conditions[{index}]", str(exc)) from exc
+
+
+def _check_target(kind: str, target: str) -> None:
+    if kind == "http":
+        parts = urlsplit(target)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise invalid("target", "must be an http:// or https:// URL with a host")
+        try:
+            _ = parts.port
+        except ValueError as exc:
+            raise invalid("target", f"invalid port: {exc}") from exc
+    elif kind == "tcp":
+        try:
+            parse_host_port(target)
+        except ValueError as exc:
+            raise invalid("target", str(exc)) from exc

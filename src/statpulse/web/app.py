@@ -1,0 +1,56 @@
+"""The ASGI app factory. Its lifespan owns every background service of the process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from statpulse import __version__
+from statpulse.settings import Settings
+from statpulse.web import errors, ops
+from statpulse.web.api import monitors, pages, status
+from statpulse.web.middleware import RequestContext
+from statpulse.web.public import routes as public
+from statpulse.web.services import Services
+
+StartupHook = Callable[[Services, AsyncExitStack], Awaitable[None]]
+"""Runs after the services started; may push its own cleanup onto the exit stack."""
+
+
+def create_app(settings: Settings, startup_hooks: Sequence[StartupHook] = ()) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            services = await Services.start(settings)
+            stack.push_async_callback(services.stop)
+            for hook in startup_hooks:
+                await hook(services, stack)
+            app.state.services = services
+            yield
+
+    app = FastAPI(
+        title="StatPulse",
+        version=__version__,
+        description="API status monitoring: checks, monitor states and public status pages.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    errors.install(app)
+    app.add_middleware(RequestContext)
+    app.include_router(ops.router)
+    app.include_router(monitors.router)
+    app.include_router(pages.router)
+    app.include_router(status.router)
+    app.include_router(public.router)
+    app.mount("/static", StaticFiles(packages=[("statpulse", "web/static")]), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

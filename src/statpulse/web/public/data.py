@@ -1,0 +1,42 @@
+"""Builds the public view of a status page from the store (the one place both the HTML page,
+its live stream and the public JSON API get their data)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from statpulse.model import Status, StatusPage
+from statpulse.store.contract import Store
+from statpulse.web.public.view import ComponentView, PageView, last_days, uptime_pct
+
+HISTORY_DAYS = 90
+
+
+async def page_view(store: Store, page: StatusPage, now: datetime) -> PageView:
+    """The page as of ``now``: components in order, current status, 90 days of daily uptime."""
+    pairs = await store.page_components(page.id)
+    today = now.astimezone(UTC).date()
+    start = datetime.combine(today - timedelta(days=HISTORY_DAYS - 1), time(), UTC)
+    end = datetime.combine(today + timedelta(days=1), time(), UTC)
+    monitor_ids = [m.id for _, m in pairs if m is not None]
+    daily = await store.daily_uptime(monitor_ids, start, end)
+    components = []
+    for component, monitor in pairs:
+        days = last_days(daily.get(monitor.id, []) if monitor else [], today=today, n=HISTORY_DAYS)
+        components.append(
+            ComponentView(
+                id=str(component.id),
+                name=component.name,
+                description=component.description,
+                status=monitor.status if monitor else Status.UNKNOWN,
+                days=days,
+                uptime_pct=uptime_pct(days),
+            )
+        )
+    return PageView(
+        slug=page.slug,
+        title=page.title,
+        description=page.description,
+        components=components,
+        updated_at=now,
+    )

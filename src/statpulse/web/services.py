@@ -1,0 +1,92 @@
+"""The background services of one StatPulse process, owned by the app's lifespan.
+
+Start order: store (migrated) -> bus -> evaluator -> embedded runner. Stop order is the reverse,
+so every result a runner produced is stored and evaluated before the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import make_url
+
+from statpulse.bus.live import Broadcaster
+from statpulse.bus.memory import MemoryBus
+from statpulse.engine.assignments import StoreAssignments
+from statpulse.engine.evaluator import Evaluator
+from statpulse.engine.ingest import Ingest
+from statpulse.metrics import Metrics
+from statpulse.runner.agent import Runner
+from statpulse.settings import Settings
+from statpulse.store.contract import Store
+from statpulse.store.sql import open_store
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    metrics: Metrics
+    bus: MemoryBus
+    live: Broadcaster
+    ingest: Ingest
+    evaluator: Evaluator
+    runner: Runner | None
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _evaluator_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(cls, settings: Settings) -> Services:
+        store = await open_store(settings.database_url)
+        metrics = Metrics()
+        bus = MemoryBus()
+        live = Broadcaster()
+        ingest = Ingest(store, bus, metrics)
+        evaluator = Evaluator(store, bus, live, metrics)
+        runner = None
+        if settings.embedded_runner:
+            runner = Runner(
+                StoreAssignments(store, settings.region),
+                ingest.accept,
+                metrics,
+                region=settings.region,
+                max_concurrent=settings.max_concurrent_checks,
+                batch_size=settings.result_batch_size,
+                flush_interval_s=settings.result_flush_ms / 1000,
+            )
+        services = cls(settings, store, metrics, bus, live, ingest, evaluator, runner)
+        services._evaluator_task = asyncio.create_task(evaluator.run(), name="evaluator")
+        if runner is not None:
+            await runner.start()
+        log.info("services started", db=_redacted(settings.database_url), region=settings.region)
+        return services
+
+    def monitors_changed(self) -> None:
+        """Tell the embedded runner that assignments changed (API writes call this)."""
+        if self.runner is not None:
+            self.runner.assignments_changed()
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        if self.runner is not None:
+            await self.runner.stop()
+        await self.bus.close()
+        if self._evaluator_task is not None:
+            try:
+                async with asyncio.timeout(10):
+                    await asyncio.shield(self._evaluator_task)
+            except TimeoutError:
+                self._evaluator_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._evaluator_task
+        await self.store.close()
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for logs."""
+    return make_url(url).render_as_string(hide_password=True)

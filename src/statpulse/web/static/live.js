@@ -1,0 +1,58 @@
+// StatPulse status page: local times and live updates. The page is complete without it.
+// Messages (default "message" event) are JSON from statpulse.web.public.view.live_payload:
+// {overall, banner, updated_at, components: [{id, status, label}]}.
+(() => {
+  "use strict";
+  const main = document.querySelector("main[data-events]");
+  const fmt = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "short", day: "numeric",
+    hour: "numeric", minute: "2-digit", timeZoneName: "short",
+  });
+  const localise = (el) => {
+    const d = new Date(el.getAttribute("datetime"));
+    if (!isNaN(d)) el.textContent = fmt.format(d);
+  };
+  document.querySelectorAll("time[datetime]").forEach(localise);
+  if (!main || !main.dataset.events || !window.EventSource) return;
+
+  const banner = document.getElementById("overall");
+  const updated = document.getElementById("updated");
+  const byId = new Map();
+  main.querySelectorAll("[data-component-id]").forEach((el) => byId.set(el.dataset.componentId, el));
+  // Only touch what changed, so the polite live region speaks only on real news.
+  const setText = (el, text) => { if (el && typeof text === "string" && el.textContent !== text) el.textContent = text; };
+  const setStatus = (el, status) => { if (el && typeof status === "string") el.dataset.status = status; };
+
+  const onMessage = (ev) => {
+    let p;
+    try { p = JSON.parse(ev.data); } catch (_) { return; }
+    if (!p || typeof p !== "object") return;
+    setStatus(banner, p.overall);
+    setText(banner, p.banner);
+    for (const c of Array.isArray(p.components) ? p.components : []) {
+      const el = byId.get(String(c.id));
+      if (!el) continue;
+      setStatus(el, c.status);
+      setText(el.querySelector(".status"), c.label);
+    }
+    if (updated && typeof p.updated_at === "string") {
+      updated.setAttribute("datetime", p.updated_at);
+      localise(updated);
+    }
+  };
+
+  let delay = 5000;
+  const connect = () => {
+    const es = new EventSource(main.dataset.events);
+    es.onopen = () => { delay = 5000; };
+    es.onmessage = onMessage;
+    // EventSource retries by itself unless the server answered with an error (CLOSED):
+    // then try again later, backing off up to five minutes.
+    es.onerror = () => {
+      if (es.readyState !== EventSource.CLOSED) return;
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 300000);
+    };
+  };
+  connect();
+})();
