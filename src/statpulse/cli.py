@@ -1,0 +1,190 @@
+"""The ``statpulse`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from rich.console import Console
+from rich.panel import Panel
+
+from statpulse import __version__
+from statpulse.logging import configure as configure_logging
+from statpulse.model import Scope
+from statpulse.security import apikeys
+from statpulse.settings import Settings, load_settings
+from statpulse.store.contract import Conflict
+from statpulse.store.engine import DatabaseUrlError
+from statpulse.store.sql import open_store
+
+app = typer.Typer(
+    name="statpulse",
+    help="StatPulse: API status monitoring with honest status pages.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+apikey_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+
+console = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", envvar="STATPULSE_CONFIG", help="TOML settings file."),
+]
+DbOpt = Annotated[
+    str | None, typer.Option("--db", help="Database URL: sqlite:///PATH or postgresql://...")
+]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory [default: ./statpulse-data]")
+]
+HostOpt = Annotated[str | None, typer.Option("--host", help="Listen address [default: 127.0.0.1]")]
+PortOpt = Annotated[int | None, typer.Option("--port", help="Listen port [default: 8080]")]
+
+
+def _settings(config: Path | None, **overrides: object) -> Settings:
+    try:
+        settings = load_settings(config, **overrides)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        _fail(f"invalid setting {field}: {err['msg']}")
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _serve(settings: Settings, *, demo: bool) -> None:
+    # Imported here so that `statpulse apikey ...` stays quick to start.
+    from statpulse.web.app import StartupHook, create_app
+
+    hooks: list[StartupHook] = []
+    if demo:
+        from statpulse.demo.seed import setup_demo
+
+        hooks.append(setup_demo)
+    application = create_app(settings, hooks)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            application,
+            host=settings.host,
+            port=settings.port,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+            log_level="warning" if settings.log_level in ("warning", "error") else "info",
+        )
+    )
+    url = f"http://{settings.host}:{settings.port}"
+    text = f"StatPulse {__version__} on {url}\nAPI docs: {url}/docs"
+    if demo:
+        text = f"Demo status page: [bold]{url}/s/demo[/bold]\n" + text
+    console.print(Panel(text, title="StatPulse", expand=False))
+    try:
+        server.run()
+    except DatabaseUrlError as exc:
+        _fail(str(exc))
+    if not server.started:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    data_dir: DataDirOpt = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
+) -> None:
+    """Run the web app, the engine and an embedded runner (SQLite in ./statpulse-data)."""
+    _serve(_settings(config, db=db, data_dir=data_dir, host=host, port=port), demo=False)
+
+
+@app.command()
+def demo(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    data_dir: DataDirOpt = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
+) -> None:
+    """`serve` plus a demo target on loopback and a seeded organisation and page `demo`."""
+    _serve(_settings(config, db=db, data_dir=data_dir, host=host, port=port), demo=True)
+
+
+@app.command()
+def migrate(config: ConfigOpt = None, db: DbOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Bring the database schema to the newest version."""
+    settings = _settings(config, db=db, data_dir=data_dir)
+
+    async def run() -> None:
+        store = await open_store(settings.database_url)
+        await store.close()
+
+    _run_db(run())
+    console.print("database is up to date")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    org: Annotated[str, typer.Option("--org", help="Organisation slug (created if missing).")],
+    scope: Annotated[Scope, typer.Option("--scope", help="read or write.")] = Scope.WRITE,
+    name: Annotated[str, typer.Option("--name", help="A label for the key.")] = "cli",
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Create an API key and print it once, as the last line of the output."""
+    settings = _settings(config, db=db, data_dir=data_dir)
+    if not _valid_slug(org):
+        _fail("--org: use 1-63 lower-case letters, digits and dashes")
+    key = apikeys.generate()
+
+    async def run() -> None:
+        store = await open_store(settings.database_url)
+        try:
+            found = await store.get_org_by_slug(org)
+            if found is None:
+                try:
+                    found = await store.create_org(org, org)
+                    console.print(f"created organisation {org!r}")
+                except Conflict:
+                    found = await store.get_org_by_slug(org)
+            assert found is not None
+            await store.create_api_key(found.id, name, scope, key.prefix, key.secret_hash)
+        finally:
+            await store.close()
+
+    _run_db(run())
+    console.print(f"created {scope.value} API key for {org!r}; it is shown only once:")
+    print(key.token)
+
+
+def _valid_slug(slug: str) -> bool:
+    return re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", slug) is not None
+
+
+def _run_db(coro: Coroutine[Any, Any, None]) -> None:
+    try:
+        asyncio.run(coro)
+    except DatabaseUrlError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot reach the database: {exc}", code=1)
+
+
+def main() -> None:
+    app()

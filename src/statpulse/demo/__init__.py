@@ -1,0 +1,1 @@
+"""``statpulse demo``: a built-in target on loopback and a seeded organisation and page."""
