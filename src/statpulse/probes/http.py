@@ -9,7 +9,9 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from statpulse.model import CheckSpec, Observation
-from statpulse.probes.base import ProbeContext, elapsed_ms, failure, recording
+from statpulse.probes.base import ProbeContext
+from statpulse.probes.errors import failure
+from statpulse.probes.timing import elapsed_ms, recording
 
 
 async def probe_http(spec: CheckSpec, ctx: ProbeContext) -> Observation:

@@ -12,7 +12,9 @@ import aiohappyeyeballs
 from aiohappyeyeballs import AddrInfoType
 
 from statpulse.model import CheckSpec, ErrorClass, Observation
-from statpulse.probes.base import PhaseRecorder, ProbeContext, elapsed_ms, failure, recording
+from statpulse.probes.base import ProbeContext
+from statpulse.probes.errors import failure
+from statpulse.probes.timing import PhaseRecorder, elapsed_ms, recording
 
 # As aiohttp does: on a dual-stack host, try the next address family after 250 ms (RFC 8305).
 HAPPY_EYEBALLS_DELAY_S = 0.25
