@@ -77,6 +77,13 @@ async def test_status_page_html_escapes_and_forbids_inline_script(env: Env) -> N
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
+async def test_status_page_is_served_compressed(env: Env) -> None:
+    await make_page(env)
+    response = await env.client.get("/s/acme", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert int(response.headers["content-length"]) < len(response.content) / 3
+
+
 async def test_page_and_component_validation(env: Env) -> None:
     await make_page(env)
     dup = await env.client.post(

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -41,6 +42,8 @@ def create_app(settings: Settings, startup_hooks: Sequence[StartupHook] = ()) ->
         redoc_url=None,
     )
     errors.install(app)
+    # Pages compress ~25x (SVG bars repeat); GZip skips text/event-stream, so SSE still streams.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(RequestContext)
     app.include_router(ops.router)
     app.include_router(monitors.router)

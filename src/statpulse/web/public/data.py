@@ -5,24 +5,32 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from statpulse.model import Status, StatusPage
+from statpulse.model import DayUptime, Status, StatusPage
 from statpulse.store.contract import Store
 from statpulse.web.public.view import ComponentView, PageView, last_days, uptime_pct
 
 HISTORY_DAYS = 90
 
 
-async def page_view(store: Store, page: StatusPage, now: datetime) -> PageView:
-    """The page as of ``now``: components in order, current status, 90 days of daily uptime."""
+async def page_view(
+    store: Store, page: StatusPage, now: datetime, *, with_history: bool = True
+) -> PageView:
+    """The page as of ``now``: components in order, their current status and, unless
+    ``with_history`` is false (the live stream needs only states), 90 days of daily uptime."""
     pairs = await store.page_components(page.id)
     today = now.astimezone(UTC).date()
-    start = datetime.combine(today - timedelta(days=HISTORY_DAYS - 1), time(), UTC)
-    end = datetime.combine(today + timedelta(days=1), time(), UTC)
-    monitor_ids = [m.id for _, m in pairs if m is not None]
-    daily = await store.daily_uptime(monitor_ids, start, end)
+    daily = {}
+    if with_history:
+        start = datetime.combine(today - timedelta(days=HISTORY_DAYS - 1), time(), UTC)
+        end = datetime.combine(today + timedelta(days=1), time(), UTC)
+        monitor_ids = [m.id for _, m in pairs if m is not None]
+        daily = await store.daily_uptime(monitor_ids, start, end)
     components = []
     for component, monitor in pairs:
-        days = last_days(daily.get(monitor.id, []) if monitor else [], today=today, n=HISTORY_DAYS)
+        days: tuple[DayUptime, ...] = ()
+        if with_history:
+            rows = daily.get(monitor.id, []) if monitor else []
+            days = last_days(rows, today=today, n=HISTORY_DAYS)
         components.append(
             ComponentView(
                 id=str(component.id),

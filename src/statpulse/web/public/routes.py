@@ -72,7 +72,7 @@ async def _stream(svc: Services, page: StatusPage) -> AsyncIterator[str]:
     async with svc.live.subscribe() as events:
         yield "retry: 3000\n\n"
         while not svc.stopping.is_set():
-            view = await page_view(svc.store, page, utcnow())
+            view = await page_view(svc.store, page, utcnow(), with_history=False)
             yield f"data: {json.dumps(live_payload(view), separators=(',', ':'))}\n\n"
             await _next_event(events, svc.stopping)
 
