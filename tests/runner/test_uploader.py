@@ -27,7 +27,9 @@ async def test_results_are_sent_in_batches_of_the_configured_size() -> None:
     task = asyncio.create_task(up.run())
     for _ in range(25):
         up.submit(result())
-    await asyncio.sleep(0.2)
+    async with asyncio.timeout(10):
+        while sum(batches) < 25:
+            await asyncio.sleep(0.01)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert sum(batches) == 25
@@ -51,7 +53,9 @@ async def test_a_failed_send_is_retried_and_nothing_is_lost() -> None:
     for r in sent:
         up.submit(r)
     task = asyncio.create_task(up.run())
-    await asyncio.sleep(0.6)
+    async with asyncio.timeout(10):
+        while len(received) < len(sent):
+            await asyncio.sleep(0.01)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert received == sent

@@ -28,7 +28,9 @@ def start_offset(monitor_id: uuid.UUID, interval_s: float) -> float:
 
 def first_due(now: float, interval_s: float, offset: float) -> float:
     """The first run time at or after ``now`` on the monitor's grid."""
-    return offset + math.ceil((now - offset) / interval_s) * interval_s
+    due = offset + math.ceil((now - offset) / interval_s) * interval_s
+    # Float rounding can land one step short (e.g. now=5e-324 divides to 0).
+    return due if due >= now else due + interval_s
 
 
 @dataclass(frozen=True, slots=True)
