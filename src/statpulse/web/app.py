@@ -56,4 +56,8 @@ def create_app(settings: Settings, startup_hooks: Sequence[StartupHook] = ()) ->
     async def index() -> RedirectResponse:
         return RedirectResponse("/docs")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> RedirectResponse:
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
     return app
