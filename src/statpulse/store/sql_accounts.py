@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -11,22 +12,12 @@ import sqlalchemy as sa
 from statpulse.model import ApiKey, Organization, Scope, new_id, utcnow
 from statpulse.store import schema as t
 from statpulse.store.contract import Conflict
-from statpulse.store.sql_base import SqlBase
-
-
-def _org(row: sa.Row[Any]) -> Organization:
-    return Organization(id=row.id, slug=row.slug, name=row.name, created_at=row.created_at)
+from statpulse.store.sql_base import SqlBase, from_row
 
 
 def _key(row: sa.Row[Any]) -> ApiKey:
-    return ApiKey(
-        id=row.id,
-        org_id=row.org_id,
-        name=row.name,
-        prefix=row.prefix,
-        scope=Scope(row.scope),
-        created_at=row.created_at,
-    )
+    key = from_row(ApiKey, row)
+    return dataclasses.replace(key, scope=Scope(key.scope))
 
 
 class AccountsMixin(SqlBase):
@@ -34,21 +25,15 @@ class AccountsMixin(SqlBase):
         org = Organization(id=new_id(), slug=slug, name=name, created_at=utcnow())
         try:
             async with self._engine.begin() as conn:
-                await conn.execute(
-                    t.organizations.insert().values(
-                        id=org.id, slug=slug, name=name, created_at=org.created_at
-                    )
-                )
+                await conn.execute(t.organizations.insert().values(**dataclasses.asdict(org)))
         except sa.exc.IntegrityError as exc:
             raise Conflict("slug", f"organisation {slug!r} already exists") from exc
         return org
 
     async def get_org_by_slug(self, slug: str) -> Organization | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(sa.select(t.organizations).where(t.organizations.c.slug == slug))
-            ).first()
-        return _org(row) if row else None
+        query = sa.select(t.organizations).where(t.organizations.c.slug == slug)
+        row = await self._first(query)
+        return from_row(Organization, row) if row else None
 
     async def create_api_key(
         self, org_id: uuid.UUID, name: str, scope: Scope, prefix: str, secret_hash: str
@@ -58,15 +43,7 @@ class AccountsMixin(SqlBase):
         )
         async with self._engine.begin() as conn:
             await conn.execute(
-                t.api_keys.insert().values(
-                    id=key.id,
-                    org_id=org_id,
-                    name=name,
-                    prefix=prefix,
-                    secret_hash=secret_hash,
-                    scope=scope.value,
-                    created_at=key.created_at,
-                )
+                t.api_keys.insert().values(**dataclasses.asdict(key), secret_hash=secret_hash)
             )
         return key
 
@@ -74,8 +51,7 @@ class AccountsMixin(SqlBase):
         query = sa.select(t.api_keys).where(
             t.api_keys.c.prefix == prefix, t.api_keys.c.revoked_at.is_(None)
         )
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+        row = await self._first(query)
         return (_key(row), row.secret_hash) if row else None
 
     async def audit(
@@ -110,6 +86,4 @@ class AccountsMixin(SqlBase):
             .order_by(t.audit_log.c.at.desc(), t.audit_log.c.id.desc())
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [dict(row) for row in rows]
+        return [dict(row._mapping) for row in await self._all(query)]

@@ -131,10 +131,7 @@ class MonitorsMixin(SqlBase):
         )
 
     async def get_monitor(self, org_id: uuid.UUID, monitor_id: uuid.UUID) -> Monitor | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(sa.select(t.monitors).where(_scoped(org_id, monitor_id)))
-            ).first()
+        row = await self._first(sa.select(t.monitors).where(_scoped(org_id, monitor_id)))
         return monitor_from_row(row) if row else None
 
     async def list_monitors(self, org_id: uuid.UUID) -> list[Monitor]:
@@ -143,8 +140,7 @@ class MonitorsMixin(SqlBase):
             .where(t.monitors.c.org_id == org_id)
             .order_by(t.monitors.c.created_at, t.monitors.c.id)
         )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._all(query)
         return [monitor_from_row(r) for r in rows]
 
     async def update_monitor(
@@ -206,16 +202,14 @@ class MonitorsMixin(SqlBase):
 
     async def monitors_for_region(self, region: str) -> list[Monitor]:
         query = sa.select(t.monitors).where(t.monitors.c.paused.is_(False))
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._all(query)
         return [m for m in map(monitor_from_row, rows) if region in m.config.regions]
 
     async def monitors_by_id(self, monitor_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Monitor]:
         if not monitor_ids:
             return {}
         query = sa.select(t.monitors).where(t.monitors.c.id.in_(list(set(monitor_ids))))
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._all(query)
         return {row.id: monitor_from_row(row) for row in rows}
 
     async def region_states(self, monitor_ids: Sequence[uuid.UUID]) -> list[RegionState]:
@@ -224,8 +218,7 @@ class MonitorsMixin(SqlBase):
         query = sa.select(t.region_states).where(
             t.region_states.c.monitor_id.in_(list(set(monitor_ids)))
         )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._all(query)
         return [_region_state(r) for r in rows]
 
     async def save_evaluation(
@@ -298,6 +291,5 @@ class MonitorsMixin(SqlBase):
             .order_by(t.state_changes.c.at.desc(), t.state_changes.c.id.desc())
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._all(query)
         return [_change(r) for r in rows]

@@ -78,8 +78,7 @@ class ResultsMixin(SqlBase):
         query = sa.select(_r.region, _r.ok, _r.latency_ms).where(
             _r.monitor_id == monitor_id, _r.started_at >= start, _r.started_at < end
         )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._all(query)
         return [LatencySample(region=r.region, ok=r.ok, latency_ms=r.latency_ms) for r in rows]
 
     async def recent_results(self, monitor_id: uuid.UUID, limit: int) -> list[CheckResult]:
@@ -89,8 +88,7 @@ class ResultsMixin(SqlBase):
             .order_by(_r.started_at.desc(), _r.id.desc())
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._all(query)
         return [_result(r) for r in rows]
 
     async def daily_uptime(
@@ -115,8 +113,7 @@ class ResultsMixin(SqlBase):
             .group_by(_r.monitor_id, day)
             .order_by(_r.monitor_id, day)
         )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._all(query)
         days: dict[uuid.UUID, list[DayUptime]] = defaultdict(list)
         for row in rows:
             days[row.monitor_id].append(
