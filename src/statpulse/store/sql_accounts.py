@@ -15,11 +15,6 @@ from statpulse.store.contract import Conflict
 from statpulse.store.sql_base import SqlBase, from_row
 
 
-def _key(row: sa.Row[Any]) -> ApiKey:
-    key = from_row(ApiKey, row)
-    return dataclasses.replace(key, scope=Scope(key.scope))
-
-
 class AccountsMixin(SqlBase):
     async def create_org(self, slug: str, name: str) -> Organization:
         org = Organization(id=new_id(), slug=slug, name=name, created_at=utcnow())
@@ -52,7 +47,7 @@ class AccountsMixin(SqlBase):
             t.api_keys.c.prefix == prefix, t.api_keys.c.revoked_at.is_(None)
         )
         row = await self._first(query)
-        return (_key(row), row.secret_hash) if row else None
+        return (from_row(ApiKey, row), row.secret_hash) if row else None
 
     async def audit(
         self,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
+import typing
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -11,10 +13,31 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 T = TypeVar("T")
 
 
+_ENUM_FIELDS: dict[type, dict[str, type[enum.Enum]]] = {}
+
+
+def _enum_fields(cls: type) -> dict[str, type[enum.Enum]]:
+    """The fields of a dataclass typed as an enum (or an optional enum); computed once."""
+    found = _ENUM_FIELDS.get(cls)
+    if found is None:
+        found = {}
+        for name, hint in typing.get_type_hints(cls).items():
+            for candidate in (hint, *typing.get_args(hint)):
+                if isinstance(candidate, type) and issubclass(candidate, enum.Enum):
+                    found[name] = candidate
+        _ENUM_FIELDS[cls] = found
+    return found
+
+
 def from_row(cls: type[T], row: sa.Row[Any]) -> T:
-    """A model dataclass from the row columns of the same names (extra columns are ignored)."""
+    """A model dataclass from the row columns of the same names (extra columns are ignored);
+    enum fields are built from their stored values."""
     mapping = row._mapping
-    return cls(**{f.name: mapping[f.name] for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+    values = {f.name: mapping[f.name] for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for name, enum_type in _enum_fields(cls).items():
+        if values[name] is not None:
+            values[name] = enum_type(values[name])
+    return cls(**values)
 
 
 class SqlBase:

@@ -22,7 +22,7 @@ from statpulse.model import (
 )
 from statpulse.store import schema as t
 from statpulse.store.dialect import upsert
-from statpulse.store.sql_base import SqlBase
+from statpulse.store.sql_base import SqlBase, from_row
 
 
 def config_values(c: MonitorConfig) -> dict[str, Any]:
@@ -72,29 +72,6 @@ def monitor_from_row(row: sa.Row[Any]) -> Monitor:
         status_changed_at=row.status_changed_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
-    )
-
-
-def _region_state(row: sa.Row[Any]) -> RegionState:
-    return RegionState(
-        monitor_id=row.monitor_id,
-        region=row.region,
-        status=Status(row.status),
-        streak_level=Status(row.streak_level),
-        streak=row.streak,
-        last_result_at=row.last_result_at,
-        last_error=row.last_error,
-    )
-
-
-def _change(row: sa.Row[Any]) -> StateChange:
-    return StateChange(
-        id=row.id,
-        monitor_id=row.monitor_id,
-        from_status=Status(row.from_status),
-        to_status=Status(row.to_status),
-        at=row.at,
-        reason=row.reason,
     )
 
 
@@ -219,7 +196,7 @@ class MonitorsMixin(SqlBase):
             t.region_states.c.monitor_id.in_(list(set(monitor_ids)))
         )
         rows = await self._all(query)
-        return [_region_state(r) for r in rows]
+        return [from_row(RegionState, r) for r in rows]
 
     async def save_evaluation(
         self,
@@ -292,4 +269,4 @@ class MonitorsMixin(SqlBase):
             .limit(limit)
         )
         rows = await self._all(query)
-        return [_change(r) for r in rows]
+        return [from_row(StateChange, r) for r in rows]
