@@ -55,25 +55,63 @@ class Scope(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class HttpOptions:
+    """Options of an ``http`` check. PEM fields: ``ca_cert`` adds trusted CAs for this monitor;
+    ``client_cert`` and ``client_key`` present a client certificate (mutual TLS)."""
+
     method: str = "GET"
     headers: Mapping[str, str] = field(default_factory=dict)
     body: str | None = None
     follow_redirects: bool = True
     max_redirects: int = 10
     verify_tls: bool = True
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class CheckSpec:
-    """Everything a runner needs to execute one monitor's checks."""
+class TcpOptions:
+    """Options of a ``tcp`` check: after connecting, optionally send ``send`` and read until
+    ``expect`` appears (both text, or hex when ``hex``). ``tls`` wraps the connection in TLS at
+    once; ``starttls`` (``smtp``, ``imap``, ``pop3``, ``ftp``) upgrades after that protocol's
+    greeting instead."""
 
-    monitor_id: uuid.UUID
-    kind: str
-    target: str
-    interval_s: int
-    timeout_s: float
-    http: HttpOptions = field(default_factory=HttpOptions)
-    conditions: tuple[str, ...] = ()
+    send: str | None = None
+    expect: str | None = None
+    hex: bool = False
+    tls: bool = False
+    starttls: str | None = None
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class GrpcOptions:
+    """Options of a ``grpc`` check (``grpc.health.v1.Health/Check``); ``service`` empty asks
+    about the whole server."""
+
+    service: str = ""
+    tls: bool = False
+    verify_tls: bool = True
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DnsOptions:
+    """Options of a ``dns`` check. The target is the name to query; ``resolver`` is
+    ``host[:port]`` (default: the first nameserver of the system's resolv.conf)."""
+
+    record_type: str = "A"
+    resolver: str | None = None
+    protocol: str = "udp"  # udp | tcp
+
+
+@dataclass(frozen=True, slots=True)
+class TlsOptions:
+    """Options of a ``tls`` check: the handshake only; ``warn_days`` before the certificate
+    expires the check turns degraded."""
+
+    warn_days: int = 14
+    verify_tls: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +140,47 @@ class Observation:
     ip: str | None = None
     error_class: ErrorClass | None = None
     error_message: str | None = None
+    tls: TlsInfo | None = None
+    dns: DnsInfo | None = None
+    redirects: tuple[RedirectHop, ...] = ()
+    http_version: str | None = None
+    grpc_status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TlsInfo:
+    """Facts of a TLS session and its peer certificate. Names are RFC 4514 strings
+    (``CN=example.com,O=Example``); ``chain_valid`` says whether the chain verified against the
+    trusted CAs (``verify_error`` says why not); ``hostname_valid`` whether it names the host."""
+
+    version: str | None = None  # "TLSv1.3"
+    cipher: str | None = None
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    issuer: str = ""
+    subject: str = ""
+    sans: tuple[str, ...] = ()
+    chain_valid: bool = False
+    hostname_valid: bool = False
+    verify_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DnsInfo:
+    """A DNS answer: ``rcode`` by name (``NOERROR``, ``NXDOMAIN`` ...), answers as text."""
+
+    record_type: str
+    rcode: str
+    answers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectHop:
+    """One redirect an http check followed: the response that redirected."""
+
+    url: str
+    status_code: int
+    location: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +257,14 @@ class MonitorConfig:
     latency: LatencyThresholds = field(default_factory=LatencyThresholds)
     failure_threshold: int = 2
     recovery_threshold: int = 1
+    tcp: TcpOptions = field(default_factory=TcpOptions)
+    grpc: GrpcOptions = field(default_factory=GrpcOptions)
+    dns: DnsOptions = field(default_factory=DnsOptions)
+    tls: TlsOptions = field(default_factory=TlsOptions)
+    retries: int = 0
+    retry_delay_s: float = 1.0
+    grace_s: int = 60
+    """Heartbeat monitors: how late a ping may be, beyond ``interval_s``, before it is down."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +288,12 @@ class Monitor:
             timeout_s=c.timeout_s,
             http=c.http,
             conditions=c.conditions,
+            tcp=c.tcp,
+            grpc=c.grpc,
+            dns=c.dns,
+            tls=c.tls,
+            retries=c.retries,
+            retry_delay_s=c.retry_delay_s,
         )
 
 
