@@ -115,6 +115,26 @@ class TlsOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """Everything a runner needs to execute one monitor's checks."""
+
+    monitor_id: uuid.UUID
+    kind: str
+    target: str
+    interval_s: int
+    timeout_s: float
+    http: HttpOptions = field(default_factory=HttpOptions)
+    conditions: tuple[str, ...] = ()
+    tcp: TcpOptions = field(default_factory=TcpOptions)
+    grpc: GrpcOptions = field(default_factory=GrpcOptions)
+    dns: DnsOptions = field(default_factory=DnsOptions)
+    tls: TlsOptions = field(default_factory=TlsOptions)
+    retries: int = 0
+    """Extra attempts within one run before the region reports a failure."""
+    retry_delay_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class Phases:
     """Per-phase timings of one check, in milliseconds; None when the phase did not happen."""
 
