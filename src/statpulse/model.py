@@ -45,6 +45,7 @@ class ErrorClass(StrEnum):
     PROTOCOL = "protocol"
     HTTP_STATUS = "http_status"
     ASSERTION = "assertion"
+    BLOCKED = "blocked"  # the egress guard refused the target's address
     INTERNAL = "internal"
 
 

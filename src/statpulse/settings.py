@@ -11,13 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from statpulse.security.egress import DEFAULT_DENY, EgressPolicy
 
 DB_FILE_NAME = "statpulse.db"
 
@@ -38,8 +40,36 @@ class Settings(BaseSettings):
     max_concurrent_checks: int = Field(default=500, ge=1)
     result_batch_size: int = Field(default=500, ge=1)
     result_flush_ms: int = Field(default=200, ge=1)
+    multi_tenant: bool = Field(
+        default=False,
+        description="Several organisations share this server; turns the egress guard on.",
+    )
+    egress_guard: bool | None = Field(
+        default=None,
+        description="Refuse probe connections to the ranges in egress_deny "
+        "(default: on when multi_tenant).",
+    )
+    egress_deny: list[str] = Field(
+        default=list(DEFAULT_DENY), description="Address ranges probes may not connect to."
+    )
+    egress_allow: list[str] = Field(
+        default_factory=list, description="Exceptions to egress_deny (e.g. one internal subnet)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
+
+    @field_validator("egress_deny", "egress_allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        EgressPolicy.guarded(deny=value)  # raises ValueError naming the bad entry
+        return value
+
+    def egress_policy(self) -> EgressPolicy:
+        """The policy probes run under: guarded when asked, or by default in multi-tenant mode."""
+        guard = self.multi_tenant if self.egress_guard is None else self.egress_guard
+        if not guard:
+            return EgressPolicy.open()
+        return EgressPolicy.guarded(deny=self.egress_deny, allow=self.egress_allow)
 
     @property
     def database_url(self) -> str:

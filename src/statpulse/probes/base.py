@@ -16,6 +16,7 @@ import aiohttp
 from statpulse import __version__
 from statpulse.model import CheckSpec, Observation
 from statpulse.probes.timing import TimedConnector, TimedResolver, tls_context
+from statpulse.security.egress import EgressPolicy
 
 DEFAULT_BODY_CAP = 1024 * 1024
 USER_AGENT = f"StatPulse/{__version__}"
@@ -37,10 +38,14 @@ class ProbeContext:
     measures DNS, connect and TLS; it keeps no cookies, ignores proxy environment variables,
     and has no timeouts of its own (each probe enforces ``spec.timeout_s``).
     ``body_cap``: bytes of response body kept per check; the rest is never read.
+    ``egress``: the policy every outbound connection is checked against (default: open).
     """
 
-    def __init__(self, *, body_cap: int = DEFAULT_BODY_CAP) -> None:
+    def __init__(
+        self, *, body_cap: int = DEFAULT_BODY_CAP, egress: EgressPolicy | None = None
+    ) -> None:
         self.body_cap = body_cap
+        self.egress = egress if egress is not None else EgressPolicy.open()
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         # Loading the CA store is blocking I/O: do it once, here, not per check.
@@ -61,7 +66,8 @@ class ProbeContext:
                 force_close=True,
                 limit=0,  # the runner bounds work in flight
                 use_dns_cache=False,  # a monitor resolves on every check
-                resolver=TimedResolver(),
+                resolver=TimedResolver(self.egress),
+                egress=self.egress,
                 ssl=self._tls_verified,
             )
             self._session = aiohttp.ClientSession(

@@ -13,6 +13,7 @@ import aiohttp
 
 from statpulse.model import ErrorClass, Observation
 from statpulse.probes.timing import PhaseRecorder, elapsed_ms
+from statpulse.security.egress import EgressDenied
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ def translate_error(exc: Exception, timeout_s: float, stage: str) -> tuple[Error
     ``stage`` says what the check was doing, for timeout messages. Unknown exceptions map to
     ``ErrorClass.INTERNAL`` with the exception type in the message. Never raises.
     """
+    if isinstance(exc, EgressDenied):
+        return ErrorClass.BLOCKED, _short(f"blocked by the egress policy: {exc}")
     if isinstance(exc, TimeoutError):  # includes aiohttp's ServerTimeoutError
         return ErrorClass.TIMEOUT, f"timed out after {float(timeout_s)} s while {stage}"
 

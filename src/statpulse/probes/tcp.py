@@ -15,6 +15,7 @@ from statpulse.model import CheckSpec, ErrorClass, Observation
 from statpulse.probes.base import ProbeContext
 from statpulse.probes.errors import failure
 from statpulse.probes.timing import PhaseRecorder, elapsed_ms, recording
+from statpulse.security.egress import EgressPolicy
 
 # As aiohttp does: on a dual-stack host, try the next address family after 250 ms (RFC 8305).
 HAPPY_EYEBALLS_DELAY_S = 0.25
@@ -62,7 +63,7 @@ async def probe_tcp(spec: CheckSpec, ctx: ProbeContext) -> Observation:
     with recording() as recorder:
         try:
             async with asyncio.timeout(spec.timeout_s):
-                addr_infos = await _resolve(host, port, recorder)
+                addr_infos = await _resolve(host, port, recorder, ctx.egress)
                 recorder.stage = "connecting"
                 connect_started = perf_counter()
                 sock = await aiohappyeyeballs.start_connection(
@@ -83,21 +84,23 @@ async def probe_tcp(spec: CheckSpec, ctx: ProbeContext) -> Observation:
         )
 
 
-async def _resolve(host: str, port: int, recorder: PhaseRecorder) -> Sequence[AddrInfoType]:
-    """Addresses to try; a literal IP is used as is, a name is resolved and timed."""
+async def _resolve(
+    host: str, port: int, recorder: PhaseRecorder, egress: EgressPolicy
+) -> Sequence[AddrInfoType]:
+    """Addresses to try, all allowed by ``egress``; a literal IP is used as is, a name is
+    resolved (timed) and filtered. Raises ``EgressDenied`` when nothing is allowed."""
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
         pass
     else:
+        egress.check(host, ip)
         if ip.version == 6:
             return [(socket.AF_INET6, socket.SOCK_STREAM, _TCP, "", (host, port, 0, 0))]
         return [(socket.AF_INET, socket.SOCK_STREAM, _TCP, "", (host, port))]
     recorder.stage = "resolving the host name"
     started = perf_counter()
     try:
-        return await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG
-        )
+        return await egress.resolve(host, port)
     finally:
         recorder.add_dns(elapsed_ms(started))

@@ -11,15 +11,18 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from time import perf_counter
+from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.client_reqrep import ClientRequest
+from aiohttp.helpers import is_ip_address
 from aiohttp.resolver import DefaultResolver
 from aiohttp.tracing import Trace
 
 from statpulse.model import Phases
+from statpulse.security.egress import EgressPolicy, parse_address
 
 
 def elapsed_ms(since: float) -> float:
@@ -114,11 +117,13 @@ class _TimedSSLObject(ssl.SSLObject):
 
 
 class TimedResolver(AbstractResolver):
-    """aiohttp's default resolver, timed into the current PhaseRecorder (names only: aiohttp
-    never calls the resolver for a literal IP)."""
+    """aiohttp's default resolver, timed into the current PhaseRecorder, keeping only the
+    addresses the egress policy allows (aiohttp then connects to exactly those). Names only:
+    aiohttp never calls the resolver for a literal IP (``TimedConnector`` checks those)."""
 
-    def __init__(self) -> None:
+    def __init__(self, egress: EgressPolicy) -> None:
         self._inner = DefaultResolver()
+        self._egress = egress
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -128,11 +133,17 @@ class TimedResolver(AbstractResolver):
             recorder.stage = "resolving the host name"
         started = perf_counter()
         try:
-            return await self._inner.resolve(host, port, family)
+            results = await self._inner.resolve(host, port, family)
         finally:
             if recorder is not None:
                 recorder.add_dns(elapsed_ms(started))
                 recorder.stage = "connecting"
+        if not self._egress.enabled:
+            return results
+        allowed = [r for r in results if self._egress.denied_by(parse_address(r["host"])) is None]
+        if not allowed and results:
+            self._egress.check(host, results[0]["host"])  # raises EgressDenied
+        return allowed
 
     async def close(self) -> None:
         await self._inner.close()
@@ -140,7 +151,13 @@ class TimedResolver(AbstractResolver):
 
 class TimedConnector(aiohttp.TCPConnector):
     """A TCPConnector that reports each new connection (duration, peer, TLS handshake) to the
-    current PhaseRecorder. ``_create_connection`` is the hook aiohttp's own connectors override."""
+    current PhaseRecorder, and checks literal IP hosts against the egress policy (names are
+    checked by ``TimedResolver``). Every redirect hop opens a new connection through here, so
+    each hop is checked. ``_create_connection`` is the hook aiohttp's own connectors override."""
+
+    def __init__(self, *, egress: EgressPolicy, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._egress = egress
 
     async def _create_connection(
         self,
@@ -148,6 +165,9 @@ class TimedConnector(aiohttp.TCPConnector):
         traces: list[Trace],
         timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's signature
     ) -> ResponseHandler:
+        host = req.url.raw_host or ""
+        if self._egress.enabled and is_ip_address(host):
+            self._egress.check(host, host)
         recorder = _recorder.get()
         if recorder is None:
             return await super()._create_connection(req, traces, timeout)

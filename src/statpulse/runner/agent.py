@@ -20,6 +20,7 @@ from statpulse.probes.base import ProbeContext
 from statpulse.runner.check import run_check
 from statpulse.runner.scheduler import Scheduler
 from statpulse.runner.uploader import Send, Uploader
+from statpulse.security.egress import EgressPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -41,13 +42,14 @@ class Runner:
         batch_size: int = 500,
         flush_interval_s: float = 0.2,
         refresh_interval_s: float = 30.0,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self.region = region
         self._source = source
         self._metrics = metrics
         self._refresh_interval_s = refresh_interval_s
         self._refresh = asyncio.Event()
-        self._probe_ctx = ProbeContext()
+        self._probe_ctx = ProbeContext(egress=egress)
         self._uploader = Uploader(
             send, metrics, batch_size=batch_size, flush_interval_s=flush_interval_s
         )

@@ -58,6 +58,7 @@ class Services:
                 max_concurrent=settings.max_concurrent_checks,
                 batch_size=settings.result_batch_size,
                 flush_interval_s=settings.result_flush_ms / 1000,
+                egress=settings.egress_policy(),
             )
         services = cls(settings, store, metrics, bus, live, ingest, evaluator, runner)
         services._evaluator_task = asyncio.create_task(evaluator.run(), name="evaluator")
