@@ -97,6 +97,11 @@ monitors = sa.Table(
     sa.Column("latency_p99_ms", sa.Float(), nullable=True),
     sa.Column("failure_threshold", sa.Integer(), nullable=False),
     sa.Column("recovery_threshold", sa.Integer(), nullable=False),
+    # Options of the other kinds: {"tcp": {...}, "grpc": {...}, "dns": {...}, "tls": {...}}.
+    sa.Column("options", JSONDocument, nullable=False, server_default="{}"),
+    sa.Column("retries", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("retry_delay_s", sa.Float(), nullable=False, server_default="1.0"),
+    sa.Column("grace_s", sa.Integer(), nullable=False, server_default="60"),
     sa.Column("paused", sa.Boolean(), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("status_changed_at", UTCDateTime(), nullable=True),

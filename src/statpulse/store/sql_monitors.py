@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -10,6 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from statpulse.model import (
+    DnsOptions,
+    GrpcOptions,
     HttpOptions,
     LatencyThresholds,
     Monitor,
@@ -17,6 +20,8 @@ from statpulse.model import (
     RegionState,
     StateChange,
     Status,
+    TcpOptions,
+    TlsOptions,
     new_id,
     utcnow,
 )
@@ -33,23 +38,34 @@ def config_values(c: MonitorConfig) -> dict[str, Any]:
         "interval_s": c.interval_s,
         "timeout_s": c.timeout_s,
         "regions": list(c.regions),
-        "http": {
-            "method": c.http.method,
-            "headers": dict(c.http.headers),
-            "body": c.http.body,
-            "follow_redirects": c.http.follow_redirects,
-            "max_redirects": c.http.max_redirects,
-            "verify_tls": c.http.verify_tls,
-        },
+        "http": options_document(c.http),
         "conditions": list(c.conditions),
         "latency_p95_ms": c.latency.p95_ms,
         "latency_p99_ms": c.latency.p99_ms,
         "failure_threshold": c.failure_threshold,
         "recovery_threshold": c.recovery_threshold,
+        "options": {
+            "tcp": options_document(c.tcp),
+            "grpc": options_document(c.grpc),
+            "dns": options_document(c.dns),
+            "tls": options_document(c.tls),
+        },
+        "retries": c.retries,
+        "retry_delay_s": c.retry_delay_s,
+        "grace_s": c.grace_s,
+    }
+
+
+def options_document(options: Any) -> dict[str, Any]:
+    """An options dataclass as a JSON object (mappings become plain dicts)."""
+    return {
+        f.name: dict(v) if isinstance(v := getattr(options, f.name), Mapping) else v
+        for f in dataclasses.fields(options)
     }
 
 
 def monitor_from_row(row: sa.Row[Any]) -> Monitor:
+    options = row.options or {}
     config = MonitorConfig(
         name=row.name,
         kind=row.kind,
@@ -62,6 +78,13 @@ def monitor_from_row(row: sa.Row[Any]) -> Monitor:
         latency=LatencyThresholds(p95_ms=row.latency_p95_ms, p99_ms=row.latency_p99_ms),
         failure_threshold=row.failure_threshold,
         recovery_threshold=row.recovery_threshold,
+        tcp=TcpOptions(**options.get("tcp", {})),
+        grpc=GrpcOptions(**options.get("grpc", {})),
+        dns=DnsOptions(**options.get("dns", {})),
+        tls=TlsOptions(**options.get("tls", {})),
+        retries=row.retries,
+        retry_delay_s=row.retry_delay_s,
+        grace_s=row.grace_s,
     )
     return Monitor(
         id=row.id,
