@@ -75,7 +75,7 @@ async def update_monitor(
     for name, value in body.model_dump(exclude_unset=True).items():
         if value is None:
             raise invalid(name, "must not be null")
-        if name in ("http", "latency"):
+        if name in MonitorPatch.NESTED:
             merged[name] = {**merged[name], **value}
         else:
             merged[name] = value

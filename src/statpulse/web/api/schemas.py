@@ -2,55 +2,52 @@
 
 from __future__ import annotations
 
-import re
+import dataclasses
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from statpulse.model import HttpOptions, LatencyThresholds, Monitor, MonitorConfig
+from statpulse.model import (
+    DnsOptions,
+    GrpcOptions,
+    HttpOptions,
+    LatencyThresholds,
+    Monitor,
+    MonitorConfig,
+    TcpOptions,
+    TlsOptions,
+)
+from statpulse.web.api.options import (
+    REDACTED,
+    DnsIn,
+    GrpcIn,
+    HttpIn,
+    LatencyIn,
+    TcpIn,
+    TlsIn,
+)
 
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-REDACTED = "********"
-
-Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 Region = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+_OPTION_KINDS = ("tcp", "grpc", "dns", "tls")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class HttpIn(_Strict):
-    method: Method = "GET"
-    headers: dict[str, str] = Field(default_factory=dict, max_length=50)
-    body: str | None = Field(default=None, max_length=65536)
-    follow_redirects: bool = True
-    max_redirects: int = Field(default=10, ge=0, le=30)
-    verify_tls: bool = True
-
-    @field_validator("headers")
-    @classmethod
-    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, val in value.items():
-            if not _HEADER_NAME.match(name):
-                raise ValueError(f"invalid header name {name!r}")
-            if "\r" in val or "\n" in val or len(val) > 8192:
-                raise ValueError(f"invalid value for header {name!r}")
-        return value
-
-
-class LatencyIn(_Strict):
-    p95_ms: float | None = Field(default=None, gt=0, le=600_000)
-    p99_ms: float | None = Field(default=None, gt=0, le=600_000)
-
-
 class MonitorIn(_Strict):
     name: str = Field(min_length=1, max_length=200)
-    kind: str = Field(description="Probe kind: http or tcp.")
-    target: str = Field(min_length=1, max_length=2048, description="URL, or host:port for tcp.")
+    kind: str = Field(description="Probe kind: http, tcp, grpc, dns, tls or heartbeat.")
+    target: str = Field(
+        default="",
+        max_length=2048,
+        description="URL (http), host:port (tcp, grpc, tls), a name to query (dns); "
+        "empty for heartbeat.",
+    )
     interval_s: int = Field(default=60, ge=10, le=86400)
     timeout_s: float = Field(default=10.0, gt=0, le=120)
     regions: list[Region] = Field(default_factory=lambda: ["local"], min_length=1, max_length=50)
@@ -61,6 +58,13 @@ class MonitorIn(_Strict):
     latency: LatencyIn = Field(default_factory=LatencyIn)
     failure_threshold: int = Field(default=2, ge=1, le=100)
     recovery_threshold: int = Field(default=1, ge=1, le=100)
+    tcp: TcpIn = Field(default_factory=TcpIn)
+    grpc: GrpcIn = Field(default_factory=GrpcIn)
+    dns: DnsIn = Field(default_factory=DnsIn)
+    tls: TlsIn = Field(default_factory=TlsIn)
+    retries: int = Field(default=0, ge=0, le=5, description="Extra attempts within one run.")
+    retry_delay_s: float = Field(default=1.0, ge=0, le=60)
+    grace_s: int = Field(default=60, ge=0, le=7 * 86400, description="Heartbeat: allowed delay.")
 
     def to_config(self) -> MonitorConfig:
         return MonitorConfig(
@@ -75,6 +79,13 @@ class MonitorIn(_Strict):
             latency=LatencyThresholds(**self.latency.model_dump()),
             failure_threshold=self.failure_threshold,
             recovery_threshold=self.recovery_threshold,
+            tcp=TcpOptions(**self.tcp.model_dump()),
+            grpc=GrpcOptions(**self.grpc.model_dump()),
+            dns=DnsOptions(**self.dns.model_dump()),
+            tls=TlsOptions(**self.tls.model_dump()),
+            retries=self.retries,
+            retry_delay_s=self.retry_delay_s,
+            grace_s=self.grace_s,
         )
 
 
@@ -92,38 +103,44 @@ class MonitorPatch(_Strict):
     latency: dict[str, object] | None = None
     failure_threshold: int | None = None
     recovery_threshold: int | None = None
+    tcp: dict[str, object] | None = None
+    grpc: dict[str, object] | None = None
+    dns: dict[str, object] | None = None
+    tls: dict[str, object] | None = None
+    retries: int | None = None
+    retry_delay_s: float | None = None
+    grace_s: int | None = None
+
+    NESTED: ClassVar[tuple[str, ...]] = ("http", "latency", *_OPTION_KINDS)
+    """Objects that a patch merges into the stored ones."""
 
 
-def config_document(config: MonitorConfig) -> dict[str, object]:
+def config_document(config: MonitorConfig) -> dict[str, Any]:
     """The config as MonitorIn fields (plain JSON types)."""
-    return {
-        "name": config.name,
-        "kind": config.kind,
-        "target": config.target,
-        "interval_s": config.interval_s,
-        "timeout_s": config.timeout_s,
-        "regions": list(config.regions),
-        "http": {
-            "method": config.http.method,
-            "headers": dict(config.http.headers),
-            "body": config.http.body,
-            "follow_redirects": config.http.follow_redirects,
-            "max_redirects": config.http.max_redirects,
-            "verify_tls": config.http.verify_tls,
-        },
-        "conditions": list(config.conditions),
-        "latency": {"p95_ms": config.latency.p95_ms, "p99_ms": config.latency.p99_ms},
-        "failure_threshold": config.failure_threshold,
-        "recovery_threshold": config.recovery_threshold,
+    doc: dict[str, Any] = {
+        f.name: _plain(getattr(config, f.name)) for f in dataclasses.fields(config)
     }
+    return doc
 
 
-def redacted_document(config: MonitorConfig) -> dict[str, object]:
-    """``config_document`` with header values redacted (they often hold credentials)."""
+def _plain(value: object) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def redacted_document(config: MonitorConfig) -> dict[str, Any]:
+    """``config_document`` with secrets redacted: header and metadata values (they often hold
+    credentials) and the client key."""
     doc = config_document(config)
-    http = doc["http"]
-    assert isinstance(http, dict)
-    http["headers"] = dict.fromkeys(config.http.headers, REDACTED)
+    doc["http"]["headers"] = dict.fromkeys(config.http.headers, REDACTED)
+    if config.http.client_key is not None:
+        doc["http"]["client_key"] = REDACTED
+    doc["grpc"]["metadata"] = dict.fromkeys(config.grpc.metadata, REDACTED)
     return doc
 
 
@@ -134,6 +151,9 @@ class HttpOut(BaseModel):
     follow_redirects: bool
     max_redirects: int
     verify_tls: bool
+    ca_cert: str | None
+    client_cert: str | None
+    client_key: str | None = Field(description="Redacted.")
 
 
 class MonitorOut(BaseModel):
@@ -149,6 +169,13 @@ class MonitorOut(BaseModel):
     latency: LatencyIn
     failure_threshold: int
     recovery_threshold: int
+    tcp: TcpIn
+    grpc: GrpcIn = Field(description="Metadata values are redacted.")
+    dns: DnsIn
+    tls: TlsIn
+    retries: int
+    retry_delay_s: float
+    grace_s: int
     paused: bool
     status: str
     status_changed_at: datetime | None

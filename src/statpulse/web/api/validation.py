@@ -5,6 +5,7 @@ Raises ``ApiError`` 422 naming the field, e.g. ``conditions[1]`` with the error 
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from statpulse.conditions import ConditionError, validate
@@ -28,7 +29,15 @@ def check_config(config: MonitorConfig) -> None:
         raise invalid(f"conditions[{index}]", str(exc)) from exc
 
 
+_DNS_NAME = re.compile(
+    r"^(?=.{1,253}\.?$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?$"
+)
+
+
 def _check_target(kind: str, target: str) -> None:
+    if not target:
+        raise invalid("target", "must not be empty")
     if kind == "http":
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -37,8 +46,10 @@ def _check_target(kind: str, target: str) -> None:
             _ = parts.port
         except ValueError as exc:
             raise invalid("target", f"invalid port: {exc}") from exc
-    elif kind == "tcp":
+    elif kind in ("tcp", "grpc", "tls"):
         try:
             parse_host_port(target)
         except ValueError as exc:
             raise invalid("target", str(exc)) from exc
+    elif kind == "dns" and not _DNS_NAME.match(target):
+        raise invalid("target", "must be a domain name to query, e.g. example.com")
