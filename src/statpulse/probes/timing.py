@@ -44,6 +44,7 @@ class PhaseRecorder:
     tls_ms: float | None = None
     first_byte_ms: float | None = None
     ip: str | None = None
+    ssl_object: ssl.SSLObject | None = None  # of the last connection, for TLS facts
     connected: bool = False
     stage: str = "connecting"
 
@@ -60,6 +61,7 @@ class PhaseRecorder:
             ssl_object = transport.get_extra_info("ssl_object")
             if isinstance(ssl_object, _TimedSSLObject):
                 tls_ms = ssl_object.handshake_ms()
+                self.ssl_object = ssl_object
             peer = transport.get_extra_info("peername")
         if tls_ms is not None:
             self.tls_ms = (self.tls_ms or 0.0) + tls_ms
@@ -167,7 +169,12 @@ class TimedConnector(aiohttp.TCPConnector):
     ) -> ResponseHandler:
         host = req.url.raw_host or ""
         if self._egress.enabled and is_ip_address(host):
-            self._egress.check(host, host)
+            # aiohttp's is_ip_address also says yes to numeric forms such as 2130706433 or
+            # 127.1, which it then hands to getaddrinfo: check what getaddrinfo makes of them.
+            try:
+                self._egress.check(host, host)
+            except ValueError:
+                await self._egress.resolve(host, req.url.port or 0)
         recorder = _recorder.get()
         if recorder is None:
             return await super()._create_connection(req, traces, timeout)
