@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from statpulse.conditions.numbers import format_duration_ms, go_duration_ms
 from tests.conditions.helpers import judge
 
 # --- Numbers and strings ------------------------------------------------------------------
@@ -86,6 +89,11 @@ def test_ordering_fails_when_the_value_is_missing() -> None:
         ("[RESPONSE_TIME] > 0s", 1.0, True),
         ("[RESPONSE_TIME] > 999us", 1.0, True),
         ("[RESPONSE_TIME] < 2\u00b5s", 0.5, True),
+        ("[RESPONSE_TIME] < 1d", 86_399_999.0, True),
+        ("[RESPONSE_TIME] < 1d", 86_400_000.0, False),
+        ("[RESPONSE_TIME] < 1.5d", 129_599_999.0, True),
+        ("[RESPONSE_TIME] > 1d1h", 90_000_001.0, True),
+        ("[RESPONSE_TIME] < 100000d", 8.6e12, True),
     ],
 )
 def test_duration_is_compared_in_milliseconds(
@@ -105,3 +113,30 @@ def test_duration_in_the_response_is_compared_in_milliseconds() -> None:
 
 def test_duration_is_not_converted_for_equality() -> None:
     assert not judge("[RESPONSE_TIME] == 1s", latency_ms=1000.0)[0]
+
+
+def test_days_in_the_response_are_a_duration_too() -> None:
+    assert judge("[BODY].uptime > 7d", body={"uptime": "8d"})[0]
+    assert not judge("[BODY].uptime > 7d", body={"uptime": "167h"})[0]
+
+
+@given(ms=st.integers(-(10**15), 10**15))
+def test_formatted_durations_read_back_as_the_same_milliseconds(ms: int) -> None:
+    text = format_duration_ms(ms)
+    assert go_duration_ms(text) == ms
+    assert text == "0s" or text.lstrip("-")[0] != "0"
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (0, "0s"),
+        (1, "1ms"),
+        (1500, "1.5s"),
+        (60_000, "1m"),
+        (86_400_000, "1d"),
+        (-90_061_001, "-1d1h1m1.001s"),
+    ],
+)
+def test_durations_are_formatted_compactly(ms: int, text: str) -> None:
+    assert format_duration_ms(ms) == text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from statpulse.conditions import Condition, evaluate, evaluate_all, parse
-from statpulse.conditions.nodes import Matcher, Value
+from statpulse.conditions.nodes import Comparison, Matcher, Value
 from tests.conditions.helpers import judge, observe
 
 # --- AST, results, latency ----------------------------------------------------------------
@@ -15,14 +15,20 @@ def test_parse_builds_an_ast_of_the_two_sides() -> None:
     condition = parse("len([BODY].data[0].tags) >= 2")
     assert condition == Condition(
         "len([BODY].data[0].tags) >= 2",
-        ">=",
-        Value("len([BODY].data[0].tags)", 0, "BODY", ("data", 0, "tags"), "len"),
-        Value("2", 28),
+        (
+            Comparison(
+                "len([BODY].data[0].tags) >= 2",
+                0,
+                ">=",
+                Value("len([BODY].data[0].tags)", 0, "BODY", ("data", 0, "tags"), "len"),
+                Value("2", 28),
+            ),
+        ),
     )
 
 
 def test_parse_splits_any_options_and_trims_them() -> None:
-    right = parse("[STATUS] == any( 200 ,429 )").right
+    right = parse("[STATUS] == any( 200 ,429 )").alternatives[0].right
     assert isinstance(right, Matcher)
     assert right.options == ("200", "429")
 
@@ -36,9 +42,17 @@ def test_parse_splits_any_options_and_trims_them() -> None:
         ("[RESPONSE_TIME] < [BODY].max", False),
         ("len([BODY]) > 1", False),
         ("1 == 1", False),
+        ("[DNS_TIME] < 50", True),
+        ("[CONNECT_TIME] < 1s", True),
+        ("[TLS_TIME] <= [CONNECT_TIME]", True),
+        ("[FIRST_BYTE_TIME] < 800ms", True),
+        ("[RESPONSE_TIME] < 1s || [FIRST_BYTE_TIME] < 500", True),
+        ("[RESPONSE_TIME] < 1s || [STATUS] == 204", False),
+        ("[STATUS] == 204 || [RESPONSE_TIME] < 1s", False),
+        ("[CERTIFICATE_EXPIRATION] > 7d", False),
     ],
 )
-def test_latency_only_when_every_placeholder_is_the_response_time(
+def test_latency_only_when_every_placeholder_is_a_timing(
     condition: str, latency_only: bool
 ) -> None:
     assert parse(condition).latency_only is latency_only

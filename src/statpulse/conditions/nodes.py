@@ -6,16 +6,19 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from statpulse.conditions.pattern import Glob, match_glob
+from statpulse.conditions.placeholders import PLACEHOLDERS
+from statpulse.conditions.regex import Regex
 
 Operator: TypeAlias = Literal["==", "!=", "<", "<=", ">", ">="]
 
 
 @dataclass(frozen=True, slots=True)
 class Value:
-    """A side that resolves to text.
+    """A side that resolves to text (or, for list placeholders, to a list of texts).
 
     Literal text has no ``placeholder``; ``[BODY].a[0]`` has placeholder ``BODY`` and path
-    ``("a", 0)``; ``len(...)`` and ``has(...)`` set ``func``.
+    ``("a", 0)``, ``[HEADERS].Server`` placeholder ``HEADERS`` and path ``("Server",)``;
+    ``len(...)`` and ``has(...)`` set ``func``.
     """
 
     src: str
@@ -27,15 +30,20 @@ class Value:
 
 @dataclass(frozen=True, slots=True)
 class Matcher:
-    """``pat(glob)`` or ``any(a, b, ...)``, compared with a :class:`Value` by ``==`` or ``!=``."""
+    """``pat(glob)``, ``any(a, b, ...)`` or ``re(regex)``, compared with a :class:`Value` by
+    ``==`` or ``!=``."""
 
     func: str
     src: str
     start: int
     options: tuple[str, ...] = ()  # any()
     glob: Glob = ()  # pat()
+    regex: Regex | None = None  # re(), regex()
 
-    def matches(self, value: str) -> bool:
+    def matches(self, value: str) -> bool | None:
+        """Whether ``value`` matches; None when that is unknown (see :meth:`Regex.search`)."""
+        if self.regex is not None:
+            return self.regex.search(value)
         if self.func == "any":
             return value in self.options
         return match_glob(self.glob, value)
@@ -45,17 +53,32 @@ Operand: TypeAlias = Value | Matcher
 
 
 @dataclass(frozen=True, slots=True)
-class Condition:
-    """A parsed condition, ``left operator right``; build it with :func:`parse`."""
+class Comparison:
+    """``left operator right``: one alternative of a condition."""
 
-    text: str
+    src: str
+    start: int
     operator: Operator
     left: Operand
     right: Operand
 
     @property
     def latency_only(self) -> bool:
-        """True when it has placeholders and all are ``[RESPONSE_TIME]``."""
+        """True when it has placeholders and all are timings (``[RESPONSE_TIME]``,
+        ``[DNS_TIME]``, ``[CONNECT_TIME]``, ``[TLS_TIME]``, ``[FIRST_BYTE_TIME]``)."""
         sides = (self.left, self.right)
         names = [n.placeholder for n in sides if isinstance(n, Value) and n.placeholder]
-        return bool(names) and all(name == "RESPONSE_TIME" for name in names)
+        return bool(names) and all(PLACEHOLDERS[name].latency for name in names)
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A parsed condition: comparisons joined by ``||``; build it with :func:`parse`."""
+
+    text: str
+    alternatives: tuple[Comparison, ...]
+
+    @property
+    def latency_only(self) -> bool:
+        """True when every alternative is about timings only: failing, it degrades a check."""
+        return all(alternative.latency_only for alternative in self.alternatives)

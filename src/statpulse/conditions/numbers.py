@@ -1,4 +1,4 @@
-"""Numbers as Gatus reads them: Go integers and durations, decimals; the ordering operators."""
+"""Numbers as Gatus reads them: Go integers and durations (plus days), decimals; ordering."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from fractions import Fraction
 ORDERING = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 # Go accepts both the micro sign (U+00B5) and the Greek mu (U+03BC) for microseconds.
-_DURATION_RE = re.compile("([0-9]*)(?:\\.([0-9]*))?(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_DURATION_RE = re.compile("([0-9]*)(?:\\.([0-9]*))?(ns|us|\u00b5s|\u03bcs|ms|s|m|h|d)")
 _UNIT_NS = {"ns": 1, "us": 10**3, "\u00b5s": 10**3, "\u03bcs": 10**3, "ms": 10**6, "s": 10**9}
-_UNIT_NS |= {"m": 60 * 10**9, "h": 3600 * 10**9}
+_UNIT_NS |= {"m": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9}
+_MS_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000))
 _GO_INT_RE = re.compile(r"[+-]?[0-9][0-9A-Za-z_]{0,80}")
 _DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
 _INF_NAN_RE = re.compile(r"[+-]?inf(?:inity)?|nan", re.IGNORECASE)
@@ -19,7 +20,10 @@ _INT64 = 2**63
 
 
 def go_duration_ms(s: str) -> Fraction | None:
-    """Milliseconds of a Go ``time.ParseDuration`` string (``300ms``, ``-1h30m``), else None."""
+    """Milliseconds of a Go ``time.ParseDuration`` string (``300ms``, ``-1h30m``), else None.
+
+    Days (``7d``) are also a unit, and there is no int64 limit (Go's is about 290 years).
+    """
     body = s[1:] if s[:1] in ("+", "-") else s
     total, i = Fraction(), 0
     while i < len(body):
@@ -28,9 +32,23 @@ def go_duration_ms(s: str) -> Fraction | None:
             return None
         total += Fraction(f"{part[1] or 0}.{part[2] or 0}") * _UNIT_NS[part[3]]
         i = part.end()
-    if not body or total >= _INT64:  # Go's durations are int64 nanoseconds
+    if not body:
         return None
     return Fraction(-int(total) if s.startswith("-") else int(total), 10**6)
+
+
+def format_duration_ms(ms: int) -> str:
+    """Whole milliseconds as a duration :func:`go_duration_ms` reads back: ``13d2h0.5s``."""
+    sign, rest, parts = "-" if ms < 0 else "", abs(ms), []
+    for unit, size in _MS_UNITS:
+        count, rest = divmod(rest, size)
+        parts.append(f"{count}{unit}" if count else "")
+    seconds, millis = divmod(rest, 1000)
+    if seconds:
+        parts.append(f"{seconds}.{millis:03d}".rstrip("0").rstrip(".") + "s")
+    elif millis:
+        parts.append(f"{millis}ms")
+    return sign + ("".join(parts) or "0s")
 
 
 def go_int(s: str) -> int | None:

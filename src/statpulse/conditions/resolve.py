@@ -1,12 +1,15 @@
-"""Resolution: the text a Value stands for in one Observation (placeholders, JSON paths)."""
+"""Resolution: what a Value stands for in one Observation (placeholders, JSON paths, headers)."""
 
 from __future__ import annotations
 
 import json
-import math
+from collections.abc import Mapping
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from statpulse.conditions.dnsbody import dns_body
+from statpulse.conditions.facts import Resolved, fact
 from statpulse.conditions.nodes import Operand, Value
 from statpulse.model import Observation
 
@@ -31,14 +34,41 @@ def _render(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value by case-insensitive name (the probes give lower-case keys)."""
+    lower = name.lower()
+    found = headers.get(lower)
+    if found is None:
+        found = next((v for k, v in headers.items() if k.lower() == lower), None)
+    return found
+
+
+def _counted(func: str, value: Resolved) -> Resolved:
+    """``has()``: present (a list: not empty); ``len()``: a list's count, a text's length."""
+    if func == "has":
+        present = bool(value) if isinstance(value, tuple) else value is not None
+        return "true" if present else "false"
+    if func == "len":
+        return None if value is None else str(len(value))
+    return value
+
+
+def _element(items: tuple[str, ...], path: tuple[str | int, ...]) -> Resolved:
+    if not path:
+        return items
+    index = path[0]
+    found = len(path) == 1 and isinstance(index, int) and index < len(items)
+    return items[index] if found and isinstance(index, int) else None
+
+
 _NOT_JSON = object()
 
 
 class Resolver:
-    """Values of one observation; decodes and parses the body at most once, when needed."""
+    """Values of one observation at ``now``; decodes and parses the body at most once."""
 
-    def __init__(self, obs: Observation) -> None:
-        self.obs = obs
+    def __init__(self, obs: Observation, now: datetime) -> None:
+        self.obs, self.now = obs, now
 
     @cached_property
     def body(self) -> str:
@@ -51,6 +81,11 @@ class Resolver:
             return json.loads(self.body, parse_float=_json_float, parse_constant=_not_json)
         except (ValueError, RecursionError):
             return _NOT_JSON
+
+    @cached_property
+    def dns_body(self) -> tuple[str, ...] | None:
+        """For a DNS check, the answers' values that ``[BODY]`` compares."""
+        return None if self.obs.dns is None else dns_body(self.obs.dns)
 
     def node(self, path: tuple[str | int, ...]) -> object:
         """The JSON value at a ``[BODY]`` path; None if missing, null, or the body is no JSON."""
@@ -65,26 +100,29 @@ class Resolver:
             node = node[step]
         return None if node is _NOT_JSON else node
 
-    def value(self, node: Operand) -> str | None:
-        """The text a value resolves to; None when it cannot be resolved (and for matchers)."""
+    def value(self, node: Operand) -> Resolved:
+        """What a value stands for; None when it cannot be resolved (and for matchers)."""
         try:
             return self._value(node) if isinstance(node, Value) else None
         except RecursionError:  # absurdly deep JSON, treated like unreadable data
             return None
 
-    def _value(self, v: Value) -> str | None:
-        obs, name = self.obs, v.placeholder
+    def _value(self, v: Value) -> Resolved:
+        name = v.placeholder
         if not name:
             return v.src
-        if name == "STATUS":
-            return None if obs.status_code is None else str(obs.status_code)
-        if name == "RESPONSE_TIME":  # whole milliseconds, truncated as in Gatus
-            ms = obs.latency_ms
-            return str(int(ms)) if ms is not None and math.isfinite(ms) else None
-        if name == "IP":
-            return obs.ip
-        if name == "CONNECTED":
-            return "true" if obs.connected else "false"
+        if name == "HEADERS":
+            return _counted(v.func, _header(self.obs.headers, str(v.path[0])))
+        if name == "BODY" and self.dns_body is not None:
+            return _counted(v.func, _element(self.dns_body, v.path))
+        if name == "BODY":
+            return self._body(v)
+        resolved = fact(name, self.obs, self.now)
+        if isinstance(resolved, tuple):
+            resolved = _element(resolved, v.path)
+        return _counted(v.func, resolved)
+
+    def _body(self, v: Value) -> str | None:
         if v.func == "has":
             present = self.node(v.path) is not None if v.path else bool(self.body)
             return "true" if present else "false"
