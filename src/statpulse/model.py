@@ -68,6 +68,8 @@ class HttpOptions:
     ca_cert: str | None = None
     client_cert: str | None = None
     client_key: str | None = None
+    http2: bool = False
+    """Offer HTTP/2 (ALPN) on https; servers that do not pick it are checked over HTTP/1.1."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +239,9 @@ class CheckResult:
     phases: Phases = field(default_factory=Phases)
     error_class: ErrorClass | None = None
     error_message: str | None = None
+    conditions: tuple[ConditionResult, ...] = ()
+    """Every evaluated condition (stored for failed and degraded checks only)."""
+    attempts: int = 1
 
 
 @dataclass(frozen=True, slots=True)

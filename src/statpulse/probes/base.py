@@ -16,6 +16,7 @@ import aiohttp
 from statpulse import __version__
 from statpulse.model import CheckSpec, Observation
 from statpulse.probes.timing import TimedConnector, TimedResolver, tls_context
+from statpulse.probes.tlscontexts import TlsContextCache
 from statpulse.security.egress import EgressPolicy
 
 DEFAULT_BODY_CAP = 1024 * 1024
@@ -51,10 +52,23 @@ class ProbeContext:
         # Loading the CA store is blocking I/O: do it once, here, not per check.
         self._tls_verified = tls_context(verify=True)
         self._tls_unverified = tls_context(verify=False)
+        self._custom_tls = TlsContextCache()
 
-    def tls(self, *, verify: bool) -> ssl.SSLContext:
-        """The SSL context for a check: verifying certificates and host names, or not at all."""
-        return self._tls_verified if verify else self._tls_unverified
+    def tls(
+        self,
+        *,
+        verify: bool,
+        ca_cert: str | None = None,
+        client_cert: str | None = None,
+        client_key: str | None = None,
+    ) -> ssl.SSLContext:
+        """The SSL context for a check: verifying certificates and host names, or not at all;
+        ``ca_cert`` (PEM) adds trusted CAs, ``client_cert``/``client_key`` (PEM) present a
+        client certificate. Contexts with PEM material are built once and cached.
+        Raises ``ssl.SSLError`` or ValueError for unusable PEM."""
+        if ca_cert is None and client_cert is None:
+            return self._tls_verified if verify else self._tls_unverified
+        return self._custom_tls.get(verify, ca_cert, client_cert, client_key)
 
     @property
     def http(self) -> aiohttp.ClientSession:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import aiohttp
 
 from statpulse.model import ErrorClass, Observation
+from statpulse.probes.body import BodyError
 from statpulse.probes.timing import PhaseRecorder, elapsed_ms
 from statpulse.security.egress import EgressDenied
 
@@ -26,13 +27,23 @@ def _sentence(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
+# uvloop raises some of these without errno or text.
+_KNOWN_EMPTY: dict[type[BaseException], str] = {
+    ConnectionResetError: "connection reset by peer",
+    ConnectionRefusedError: "connection refused",
+    ConnectionAbortedError: "connection aborted",
+    BrokenPipeError: "broken pipe",
+}
+
+
 def _os_reason(err: BaseException) -> str:
     """'connection refused' rather than "[Errno 111] Connect call failed ('127.0.0.1', 9)"."""
     errno = getattr(err, "errno", None)
     if isinstance(errno, int) and errno > 0:
         return _sentence(os.strerror(errno))
     strerror = getattr(err, "strerror", None)
-    return _sentence(str(strerror or err or type(err).__name__))
+    text = str(strerror or err) or _KNOWN_EMPTY.get(type(err), type(err).__name__)
+    return _sentence(text)
 
 
 def translate_error(exc: Exception, timeout_s: float, stage: str) -> tuple[ErrorClass, str]:
@@ -43,6 +54,8 @@ def translate_error(exc: Exception, timeout_s: float, stage: str) -> tuple[Error
     """
     if isinstance(exc, EgressDenied):
         return ErrorClass.BLOCKED, _short(f"blocked by the egress policy: {exc}")
+    if isinstance(exc, BodyError):
+        return ErrorClass.PROTOCOL, _short(f"invalid response body: {exc}")
     if isinstance(exc, TimeoutError):  # includes aiohttp's ServerTimeoutError
         return ErrorClass.TIMEOUT, f"timed out after {float(timeout_s)} s while {stage}"
 
@@ -53,12 +66,14 @@ def translate_error(exc: Exception, timeout_s: float, stage: str) -> tuple[Error
         cause = exc.os_error
 
     if isinstance(cause, ssl.SSLCertVerificationError):
-        reason = cause.verify_message or cause.reason or str(cause)
+        reason = (
+            getattr(cause, "verify_message", None) or getattr(cause, "reason", None) or str(cause)
+        )
         return ErrorClass.TLS, _short(f"certificate verify failed: {reason}")
     if isinstance(cause, ssl.CertificateError):
         return ErrorClass.TLS, _short(f"certificate verify failed: {cause}")
     if isinstance(cause, ssl.SSLError):
-        reason = (cause.reason or "").replace("_", " ").lower() or str(cause)
+        reason = (getattr(cause, "reason", None) or "").replace("_", " ").lower() or str(cause)
         return ErrorClass.TLS, _short(f"TLS handshake failed: {reason}")
     if isinstance(exc, aiohttp.ServerFingerprintMismatch):
         return ErrorClass.TLS, "certificate fingerprint mismatch"
