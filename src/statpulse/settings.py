@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     region: str = Field(default="local", description="Region of the embedded runner.")
     embedded_runner: bool = Field(default=True, description="Run checks in the web process.")
     max_concurrent_checks: int = Field(default=500, ge=1)
+    max_checks_per_host: int = Field(
+        default=32, ge=1, description="Checks in flight against one target host at once."
+    )
     result_batch_size: int = Field(default=500, ge=1)
     result_flush_ms: int = Field(default=200, ge=1)
     multi_tenant: bool = Field(

@@ -18,6 +18,7 @@ from statpulse.metrics import Metrics
 from statpulse.model import CheckSpec
 from statpulse.probes.base import ProbeContext
 from statpulse.runner.check import run_check
+from statpulse.runner.hostlimits import HostLimits
 from statpulse.runner.scheduler import Scheduler
 from statpulse.runner.uploader import Send, Uploader
 from statpulse.security.egress import EgressPolicy
@@ -39,6 +40,7 @@ class Runner:
         *,
         region: str,
         max_concurrent: int = 500,
+        per_host: int = 32,
         batch_size: int = 500,
         flush_interval_s: float = 0.2,
         refresh_interval_s: float = 30.0,
@@ -50,6 +52,7 @@ class Runner:
         self._refresh_interval_s = refresh_interval_s
         self._refresh = asyncio.Event()
         self._probe_ctx = ProbeContext(egress=egress)
+        self._limits = HostLimits(per_host)
         self._uploader = Uploader(
             send, metrics, batch_size=batch_size, flush_interval_s=flush_interval_s
         )
@@ -87,6 +90,7 @@ class Runner:
             self._probe_ctx,
             region=self.region,
             scheduled_at=datetime.fromtimestamp(scheduled_at, UTC),
+            limits=self._limits,
         )
         outcome = "down" if not result.ok else "degraded" if result.degraded else "up"
         self._metrics.checks.labels(kind=spec.kind, outcome=outcome).inc()
