@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from statpulse.model import (
@@ -39,6 +41,39 @@ class Conflict(StoreError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+HEARTBEAT_KIND = "heartbeat"
+"""Monitors of this kind are pushed to (``/ping/<token>``), never probed by a runner."""
+PUSH_REGION = "push"
+"""The one region of every heartbeat monitor: its results come from pings and the sweeper."""
+
+
+class Signal(StrEnum):
+    """What a ping to a heartbeat monitor says."""
+
+    START = "start"
+    SUCCESS = "success"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatState:
+    """The push state of a heartbeat monitor.
+
+    ``since_at``: silence is counted from here at the earliest (creation, resume, kind change).
+    ``last_overdue_at``: the deadline of the last silence failure the sweeper wrote.
+    ``version`` grows with every change, so the sweeper can claim a failure conditionally.
+    """
+
+    monitor_id: uuid.UUID
+    token: str
+    since_at: datetime
+    last_success_at: datetime | None
+    last_fail_at: datetime | None
+    last_start_at: datetime | None
+    last_overdue_at: datetime | None
+    version: int
 
 
 class Store(Protocol):
@@ -119,6 +154,38 @@ class Store(Protocol):
 
     async def state_changes(self, monitor_id: uuid.UUID, limit: int) -> list[StateChange]:
         """Newest first."""
+
+    # heartbeat (push) monitors
+    async def ensure_heartbeat(self, monitor_id: uuid.UUID, token: str, at: datetime) -> str:
+        """Give a monitor push state if it has none (``token``, silence counted from ``at``).
+
+        Returns the stored token: the existing one when the monitor already had push state.
+        """
+
+    async def push_tokens(self, monitor_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """Unscoped: the callers pass ids of monitors the caller may see."""
+
+    async def rotate_push_token(self, org_id: uuid.UUID, monitor_id: uuid.UUID, token: str) -> bool:
+        """Replace the organisation's monitor's token (the old one stops working at once);
+        False when that monitor has no push state."""
+
+    async def heartbeat_by_token(self, token: str) -> tuple[Monitor, HeartbeatState] | None:
+        """The heartbeat monitor (of any organisation, paused or not) that owns ``token``."""
+
+    async def due_heartbeats(self) -> list[tuple[Monitor, HeartbeatState]]:
+        """Every unpaused heartbeat monitor with its push state: the sweeper's work list."""
+
+    async def record_ping(self, monitor_id: uuid.UUID, signal: Signal, at: datetime) -> None:
+        """Set ``last_<signal>_at`` to ``at`` and bump the version."""
+
+    async def restart_heartbeat(
+        self, org_id: uuid.UUID, monitor_id: uuid.UUID, at: datetime
+    ) -> None:
+        """Count silence from ``at`` (a resumed monitor) and bump the version."""
+
+    async def claim_overdue(self, monitor_id: uuid.UUID, version: int, deadline: datetime) -> bool:
+        """Record that the failure for ``deadline`` is being written, only while the state is
+        still at ``version``: of several concurrent claimers exactly one gets True."""
 
     # pages and components
     async def create_page(

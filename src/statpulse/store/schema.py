@@ -141,6 +141,28 @@ state_changes = sa.Table(
     sa.Index(None, "monitor_id", "at"),
 )
 
+# Push state of heartbeat monitors (see store.contract.HeartbeatState). The token is the
+# credential of the public /ping/<token> URL, kept in plain text (shown on every GET, as
+# healthchecks.io does) and found through its unique index.
+heartbeats = sa.Table(
+    "heartbeats",
+    metadata,
+    sa.Column(
+        "monitor_id",
+        sa.Uuid(),
+        sa.ForeignKey("monitors.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("token", sa.String(64), nullable=False),
+    sa.Column("since_at", UTCDateTime(), nullable=False),
+    sa.Column("last_success_at", UTCDateTime(), nullable=True),
+    sa.Column("last_fail_at", UTCDateTime(), nullable=True),
+    sa.Column("last_start_at", UTCDateTime(), nullable=True),
+    sa.Column("last_overdue_at", UTCDateTime(), nullable=True),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Index(None, "token", unique=True),
+)
+
 # No foreign key to monitors: result ingest is the hot path and results may outlive
 # (or arrive after the deletion of) their monitor; deleting a monitor deletes its results.
 check_results = sa.Table(
@@ -161,6 +183,9 @@ check_results = sa.Table(
     sa.Column("degraded", sa.Boolean(), nullable=False),
     sa.Column("error_class", sa.String(20), nullable=True),
     sa.Column("error_message", sa.Text(), nullable=True),
+    # [{"condition", "success", "description"}] of failed and degraded checks, else NULL.
+    sa.Column("conditions", JSONDocument, nullable=True),
+    sa.Column("attempts", sa.SmallInteger(), nullable=False, server_default="1"),
     sa.Index(None, "monitor_id", "started_at"),
 )
 

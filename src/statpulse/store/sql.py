@@ -7,12 +7,13 @@ import sqlalchemy as sa
 from statpulse.store.engine import create_engine
 from statpulse.store.migrate import upgrade
 from statpulse.store.sql_accounts import AccountsMixin
+from statpulse.store.sql_heartbeats import HeartbeatsMixin
 from statpulse.store.sql_monitors import MonitorsMixin
 from statpulse.store.sql_pages import PagesMixin
 from statpulse.store.sql_results import ResultsMixin
 
 
-class SqlStore(AccountsMixin, MonitorsMixin, ResultsMixin, PagesMixin):
+class SqlStore(AccountsMixin, MonitorsMixin, ResultsMixin, PagesMixin, HeartbeatsMixin):
     async def close(self) -> None:
         await self._engine.dispose()
 

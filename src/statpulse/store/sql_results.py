@@ -10,7 +10,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from statpulse.model import CheckResult, DayUptime, ErrorClass, LatencySample, Phases
+from statpulse.model import (
+    CheckResult,
+    ConditionResult,
+    DayUptime,
+    ErrorClass,
+    LatencySample,
+    Phases,
+)
 from statpulse.store import schema as t
 from statpulse.store.dialect import insert_ignoring_duplicates, utc_day
 from statpulse.store.sql_base import SqlBase
@@ -35,6 +42,14 @@ def result_row(r: CheckResult) -> dict[str, Any]:
         "degraded": r.degraded,
         "error_class": r.error_class.value if r.error_class else None,
         "error_message": r.error_message,
+        # Kept where they explain something: a healthy result's conditions all held.
+        "conditions": [
+            {"condition": c.condition, "success": c.success, "description": c.description}
+            for c in r.conditions
+        ]
+        if r.conditions and (not r.ok or r.degraded)
+        else None,
+        "attempts": r.attempts,
     }
 
 
@@ -57,6 +72,8 @@ def _result(row: sa.Row[Any]) -> CheckResult:
         ),
         error_class=ErrorClass(row.error_class) if row.error_class else None,
         error_message=row.error_message,
+        conditions=tuple(ConditionResult(**c) for c in row.conditions or ()),
+        attempts=row.attempts,
     )
 
 

@@ -1,14 +1,17 @@
 """The background services of one StatPulse process, owned by the app's lifespan.
 
-Start order: store (migrated) -> bus -> evaluator -> embedded runner. Stop order is the reverse,
-so every result a runner produced is stored and evaluated before the store closes.
+Start order: store (migrated) -> bus -> evaluator -> embedded runner -> heartbeat sweeper. Stop
+order is the reverse, so every result a runner produced is stored and evaluated before the store
+closes. ``clock`` (default: the system's UTC clock) is shared by the evaluator and the heartbeats.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import structlog
 from sqlalchemy import make_url
@@ -17,8 +20,10 @@ from statpulse.bus.live import Broadcaster
 from statpulse.bus.memory import MemoryBus
 from statpulse.engine.assignments import StoreAssignments
 from statpulse.engine.evaluator import Evaluator
+from statpulse.engine.heartbeats import Heartbeats
 from statpulse.engine.ingest import Ingest
 from statpulse.metrics import Metrics
+from statpulse.model import utcnow
 from statpulse.runner.agent import Runner
 from statpulse.settings import Settings
 from statpulse.store.contract import Store
@@ -37,17 +42,19 @@ class Services:
     ingest: Ingest
     evaluator: Evaluator
     runner: Runner | None
+    heartbeats: Heartbeats
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _evaluator_task: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, settings: Settings) -> Services:
+    async def start(cls, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Services:
         store = await open_store(settings.database_url)
         metrics = Metrics()
         bus = MemoryBus()
         live = Broadcaster()
         ingest = Ingest(store, bus, metrics)
-        evaluator = Evaluator(store, bus, live, metrics)
+        evaluator = Evaluator(store, bus, live, metrics, clock=clock)
+        heartbeats = Heartbeats(store, ingest.accept, clock)
         runner = None
         if settings.embedded_runner:
             runner = Runner(
@@ -56,14 +63,16 @@ class Services:
                 metrics,
                 region=settings.region,
                 max_concurrent=settings.max_concurrent_checks,
+                per_host=settings.max_checks_per_host,
                 batch_size=settings.result_batch_size,
                 flush_interval_s=settings.result_flush_ms / 1000,
                 egress=settings.egress_policy(),
             )
-        services = cls(settings, store, metrics, bus, live, ingest, evaluator, runner)
+        services = cls(settings, store, metrics, bus, live, ingest, evaluator, runner, heartbeats)
         services._evaluator_task = asyncio.create_task(evaluator.run(), name="evaluator")
         if runner is not None:
             await runner.start()
+        await heartbeats.start()
         log.info("services started", db=_redacted(settings.database_url), region=settings.region)
         return services
 
@@ -74,6 +83,7 @@ class Services:
 
     async def stop(self) -> None:
         self.stopping.set()
+        await self.heartbeats.stop()
         if self.runner is not None:
             await self.runner.stop()
         await self.bus.close()

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import ValidationError
 
+from statpulse.engine.heartbeat import HEARTBEAT_KIND
 from statpulse.engine.stats import Stats, summarize_by_region
 from statpulse.model import ApiKey, Monitor, utcnow
 from statpulse.web.api.schemas import (
@@ -29,6 +30,11 @@ from statpulse.web.services import Services
 router = APIRouter(prefix="/api/v1/monitors", tags=["monitors"])
 
 MAX_STATS_RANGE = timedelta(days=366)
+
+
+async def _out(svc: Services, monitor: Monitor) -> MonitorOut:
+    """The response body; a heartbeat monitor's carries its push URL."""
+    return MonitorOut.of(monitor, await svc.heartbeats.token_for(monitor))
 
 
 async def _get(svc: Services, key: ApiKey, monitor_id: uuid.UUID) -> Monitor:
@@ -53,17 +59,19 @@ async def create_monitor(body: MonitorIn, key: WriteKey, svc: ServicesDep) -> Mo
         redacted_document(config),
     )
     svc.monitors_changed()
-    return MonitorOut.of(monitor)
+    return await _out(svc, monitor)
 
 
 @router.get("", response_model=MonitorList)
 async def list_monitors(key: ReadKey, svc: ServicesDep) -> MonitorList:
-    return MonitorList(data=[MonitorOut.of(m) for m in await svc.store.list_monitors(key.org_id)])
+    found = await svc.store.list_monitors(key.org_id)
+    tokens = await svc.heartbeats.tokens_for(found)
+    return MonitorList(data=[MonitorOut.of(m, tokens.get(m.id)) for m in found])
 
 
 @router.get("/{monitor_id}", response_model=MonitorOut)
 async def get_monitor(monitor_id: uuid.UUID, key: ReadKey, svc: ServicesDep) -> MonitorOut:
-    return MonitorOut.of(await _get(svc, key, monitor_id))
+    return await _out(svc, await _get(svc, key, monitor_id))
 
 
 @router.patch("/{monitor_id}", response_model=MonitorOut)
@@ -88,6 +96,8 @@ async def update_monitor(
     updated = await svc.store.update_monitor(key.org_id, monitor_id, config)
     if updated is None:
         raise not_found("monitor")
+    if config.kind == HEARTBEAT_KIND != current.config.kind:
+        await svc.heartbeats.resumed(key.org_id, monitor_id)  # silence counts from now
     await svc.store.audit(
         key.org_id,
         actor(key),
@@ -98,7 +108,7 @@ async def update_monitor(
         redacted_document(config),
     )
     svc.monitors_changed()
-    return MonitorOut.of(updated)
+    return await _out(svc, updated)
 
 
 @router.delete("/{monitor_id}", status_code=204)
@@ -122,13 +132,17 @@ async def delete_monitor(monitor_id: uuid.UUID, key: WriteKey, svc: ServicesDep)
 async def _set_paused(
     svc: Services, key: ApiKey, monitor_id: uuid.UUID, paused: bool
 ) -> MonitorOut:
+    current = await _get(svc, key, monitor_id)
+    if current.paused and not paused:
+        # A resumed heartbeat monitor gets a full interval and grace before it is overdue.
+        await svc.heartbeats.resumed(key.org_id, monitor_id)
     updated = await svc.store.set_paused(key.org_id, monitor_id, paused)
     if updated is None:
         raise not_found("monitor")
     action = "monitor.pause" if paused else "monitor.resume"
     await svc.store.audit(key.org_id, actor(key), action, "monitor", monitor_id, None, None)
     svc.monitors_changed()
-    return MonitorOut.of(updated)
+    return await _out(svc, updated)
 
 
 @router.post("/{monitor_id}/pause", response_model=MonitorOut)

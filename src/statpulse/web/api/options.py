@@ -40,6 +40,7 @@ class HttpIn(_Strict):
     ca_cert: Pem = Field(default=None, max_length=65536, description="Extra trusted CAs (PEM).")
     client_cert: Pem = Field(default=None, max_length=65536, description="Client certificate.")
     client_key: Pem = Field(default=None, max_length=65536, description="Its key; redacted.")
+    http2: bool = Field(default=False, description="Offer HTTP/2 on https (falls back to 1.1).")
 
     @field_validator("headers")
     @classmethod

@@ -10,6 +10,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from statpulse.engine.heartbeat import HEARTBEAT_KIND, PUSH_REGION
 from statpulse.model import (
     DnsOptions,
     GrpcOptions,
@@ -50,7 +51,12 @@ class MonitorIn(_Strict):
     )
     interval_s: int = Field(default=60, ge=10, le=86400)
     timeout_s: float = Field(default=10.0, gt=0, le=120)
-    regions: list[Region] = Field(default_factory=lambda: ["local"], min_length=1, max_length=50)
+    regions: list[Region] = Field(
+        default_factory=lambda: ["local"],
+        min_length=1,
+        max_length=50,
+        description='Regions that run the check; heartbeat monitors always get ["push"].',
+    )
     http: HttpIn = Field(default_factory=HttpIn)
     conditions: list[Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
         default_factory=list, max_length=50
@@ -64,7 +70,13 @@ class MonitorIn(_Strict):
     tls: TlsIn = Field(default_factory=TlsIn)
     retries: int = Field(default=0, ge=0, le=5, description="Extra attempts within one run.")
     retry_delay_s: float = Field(default=1.0, ge=0, le=60)
-    grace_s: int = Field(default=60, ge=0, le=7 * 86400, description="Heartbeat: allowed delay.")
+    grace_s: int = Field(
+        default=60,
+        ge=0,
+        le=7 * 86400,
+        description="Heartbeat: how late a ping may be beyond interval_s before a failure "
+        "is recorded, and how long a run may take after /start.",
+    )
 
     def to_config(self) -> MonitorConfig:
         return MonitorConfig(
@@ -73,7 +85,10 @@ class MonitorIn(_Strict):
             target=self.target,
             interval_s=self.interval_s,
             timeout_s=self.timeout_s,
-            regions=tuple(dict.fromkeys(self.regions)),
+            # Pings and the sweeper report as region "push", whatever the client sent.
+            regions=(PUSH_REGION,)
+            if self.kind == HEARTBEAT_KIND
+            else tuple(dict.fromkeys(self.regions)),
             http=HttpOptions(**self.http.model_dump()),
             conditions=tuple(self.conditions),
             latency=LatencyThresholds(**self.latency.model_dump()),
@@ -154,6 +169,7 @@ class HttpOut(BaseModel):
     ca_cert: str | None
     client_cert: str | None
     client_key: str | None = Field(description="Redacted.")
+    http2: bool
 
 
 class MonitorOut(BaseModel):
@@ -181,12 +197,18 @@ class MonitorOut(BaseModel):
     status_changed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    push_url: str | None = Field(
+        default=None,
+        description="Heartbeat monitors: the secret path to ping (/ping/<token>); "
+        "null for other kinds.",
+    )
 
     @classmethod
-    def of(cls, m: Monitor) -> MonitorOut:
+    def of(cls, m: Monitor, push_token: str | None = None) -> MonitorOut:
         return cls.model_validate(
             {
                 "id": m.id,
+                "push_url": f"/ping/{push_token}" if push_token else None,
                 **redacted_document(m.config),
                 "paused": m.paused,
                 "status": m.status.value,

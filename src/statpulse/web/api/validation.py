@@ -9,6 +9,7 @@ import re
 from urllib.parse import urlsplit
 
 from statpulse.conditions import ConditionError, validate
+from statpulse.engine.heartbeat import HEARTBEAT_KIND, PUSH_REGION
 from statpulse.model import MonitorConfig
 from statpulse.probes import PROBES
 from statpulse.probes.tcp import parse_host_port
@@ -16,10 +17,15 @@ from statpulse.web.errors import invalid
 
 
 def check_config(config: MonitorConfig) -> None:
-    if config.kind not in PROBES:
-        kinds = ", ".join(sorted(PROBES))
+    if config.kind == HEARTBEAT_KIND:
+        _check_heartbeat(config)
+    elif config.kind not in PROBES:
+        kinds = ", ".join(sorted([*PROBES, HEARTBEAT_KIND]))
         raise invalid("kind", f"unsupported kind {config.kind!r} (supported: {kinds})")
-    _check_target(config.kind, config.target)
+    else:
+        _check_target(config.kind, config.target)
+        if PUSH_REGION in config.regions:
+            raise invalid("regions", f"{PUSH_REGION!r} is reserved for heartbeat monitors")
     if config.timeout_s > config.interval_s:
         raise invalid("timeout_s", "must not exceed interval_s")
     try:
@@ -27,6 +33,14 @@ def check_config(config: MonitorConfig) -> None:
     except ConditionError as exc:
         index = getattr(exc, "index", 0)
         raise invalid(f"conditions[{index}]", str(exc)) from exc
+
+
+def _check_heartbeat(config: MonitorConfig) -> None:
+    """A heartbeat monitor is pinged, not probed: no target, no conditions."""
+    if config.target:
+        raise invalid("target", "must be empty for heartbeat monitors (they are pinged)")
+    if config.conditions:
+        raise invalid("conditions", "heartbeat monitors have no conditions")
 
 
 _DNS_NAME = re.compile(

@@ -1,4 +1,4 @@
-"""check options: per-kind options, retries, heartbeat grace
+"""check options: per-kind options, retries, heartbeat grace; condition results on results
 
 Revision ID: 0002
 Revises: 0001
@@ -28,9 +28,17 @@ def upgrade() -> None:
             sa.Column("retry_delay_s", sa.Float(), nullable=False, server_default="1.0")
         )
         batch.add_column(sa.Column("grace_s", sa.Integer(), nullable=False, server_default="60"))
+    with op.batch_alter_table("check_results") as batch:
+        batch.add_column(sa.Column("conditions", JSON, nullable=True))
+        batch.add_column(
+            sa.Column("attempts", sa.SmallInteger(), nullable=False, server_default="1")
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("check_results") as batch:
+        batch.drop_column("attempts")
+        batch.drop_column("conditions")
     with op.batch_alter_table("monitors") as batch:
         batch.drop_column("grace_s")
         batch.drop_column("retry_delay_s")
