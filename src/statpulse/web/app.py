@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
@@ -11,9 +12,10 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from statpulse import __version__
+from statpulse.model import utcnow
 from statpulse.settings import Settings
-from statpulse.web import errors, ops
-from statpulse.web.api import monitors, pages, status
+from statpulse.web import errors, ops, push
+from statpulse.web.api import monitors, pages, results, status
 from statpulse.web.middleware import RequestContext
 from statpulse.web.public import routes as public
 from statpulse.web.services import Services
@@ -22,11 +24,18 @@ StartupHook = Callable[[Services, AsyncExitStack], Awaitable[None]]
 """Runs after the services started; may push its own cleanup onto the exit stack."""
 
 
-def create_app(settings: Settings, startup_hooks: Sequence[StartupHook] = ()) -> FastAPI:
+def create_app(
+    settings: Settings,
+    startup_hooks: Sequence[StartupHook] = (),
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> FastAPI:
+    """``clock``: the time the services see (the evaluator and the heartbeats)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            services = await Services.start(settings)
+            services = await Services.start(settings, clock=clock)
             stack.push_async_callback(services.stop)
             for hook in startup_hooks:
                 await hook(services, stack)
@@ -47,9 +56,12 @@ def create_app(settings: Settings, startup_hooks: Sequence[StartupHook] = ()) ->
     app.add_middleware(RequestContext)
     app.include_router(ops.router)
     app.include_router(monitors.router)
+    app.include_router(results.router)
     app.include_router(pages.router)
     app.include_router(status.router)
     app.include_router(public.router)
+    app.include_router(push.router)
+    app.include_router(push.api_router)
     app.mount("/static", StaticFiles(packages=[("statpulse", "web/static")]), name="static")
 
     @app.get("/", include_in_schema=False)
