@@ -173,6 +173,78 @@ def apikey_create(
     print(key.token)
 
 
+@app.command()
+def check(
+    target: Annotated[str, typer.Argument(help="URL (http), host:port, or a name (dns).")],
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="http, tcp, grpc, dns or tls [default: by target]")
+    ] = None,
+    condition: Annotated[
+        list[str] | None, typer.Option("-c", "--condition", help="Gatus-style; repeatable.")
+    ] = None,
+    header: Annotated[
+        list[str] | None, typer.Option("-H", "--header", help="K:V request header; repeatable.")
+    ] = None,
+    method: Annotated[str, typer.Option("-X", "--method", help="HTTP method.")] = "GET",
+    body: Annotated[str | None, typer.Option("-d", "--body", help="HTTP request body.")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds.")] = 10.0,
+    insecure: Annotated[
+        bool, typer.Option("-k", "--insecure", help="Do not verify TLS certificates.")
+    ] = False,
+    no_follow: Annotated[
+        bool, typer.Option("--no-follow", help="Do not follow redirects.")
+    ] = False,
+    record_type: Annotated[str, typer.Option("--record-type", help="dns: A, AAAA, MX...")] = "A",
+    resolver: Annotated[
+        str | None, typer.Option("--resolver", help="dns: host[:port] [default: system]")
+    ] = None,
+    service: Annotated[str, typer.Option("--service", help="grpc: health service name.")] = "",
+    tls: Annotated[bool, typer.Option("--tls", help="tcp and grpc: use TLS.")] = False,
+    send: Annotated[str | None, typer.Option("--send", help="tcp: text to send.")] = None,
+    expect: Annotated[str | None, typer.Option("--expect", help="tcp: text to expect.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Run one check now. Exit 0 when every condition holds, 1 when one fails, 2 on bad input."""
+    from statpulse import check_command as cc
+
+    headers: dict[str, str] = {}
+    for item in header or []:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            _fail(f"--header: expected K:V, got {item!r}")
+        headers[name.strip()] = value.strip()
+    chosen = kind or cc.infer_kind(target)
+    verify = not insecure
+    fields: dict[str, Any] = {
+        "kind": chosen,
+        "target": target,
+        "timeout_s": timeout,
+        "interval_s": max(60, int(timeout) + 1),
+        "conditions": condition or [],
+        "http": {
+            "method": method.upper(),
+            "headers": headers,
+            "body": body,
+            "follow_redirects": not no_follow,
+            "verify_tls": verify,
+        },
+        "tcp": {"tls": tls, "send": send, "expect": expect, "verify_tls": verify},
+        "grpc": {"service": service, "tls": tls, "verify_tls": verify},
+        "dns": {"record_type": record_type.upper(), "resolver": resolver},
+        "tls": {"verify_tls": verify},
+    }
+    try:
+        config = cc.build_config(fields)
+    except cc.CheckInputError as exc:
+        _fail(str(exc))
+    obs, result = cc.run_one(config)
+    if as_json:
+        cc.print_json(obs, result)
+    else:
+        cc.print_table(Console(), config, obs, result)
+    raise typer.Exit(0 if cc.passed(result) else 1)
+
+
 def _valid_slug(slug: str) -> bool:
     return re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", slug) is not None
 
