@@ -57,7 +57,7 @@ async def test_every_kind_is_created_with_its_options(
             {"kind": "grpc", "target": "h:1", "grpc": {"metadata": {"Bad Key": "v"}}},
             "grpc.metadata",
         ),
-        ({"kind": "tls", "target": "example.com"}, "target"),
+        ({"kind": "tls", "target": "example.com:https"}, "target"),
         ({"kind": "tls", "target": "h:443", "tls": {"warn_days": -1}}, "tls.warn_days"),
         ({"http": {"client_cert": PEM_CERT}}, "http"),
         ({"http": {"ca_cert": "not pem"}}, "http.ca_cert"),

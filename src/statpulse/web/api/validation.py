@@ -13,6 +13,7 @@ from statpulse.engine.heartbeat import HEARTBEAT_KIND, PUSH_REGION
 from statpulse.model import MonitorConfig
 from statpulse.probes import PROBES
 from statpulse.probes.tcp import parse_host_port
+from statpulse.probes.tls import parse_tls_target
 from statpulse.web.errors import invalid
 
 
@@ -62,7 +63,7 @@ def _check_target(kind: str, target: str) -> None:
             raise invalid("target", f"invalid port: {exc}") from exc
     elif kind in ("tcp", "grpc", "tls"):
         try:
-            parse_host_port(target)
+            (parse_tls_target if kind == "tls" else parse_host_port)(target)
         except ValueError as exc:
             raise invalid("target", str(exc)) from exc
     elif kind == "dns" and not _DNS_NAME.match(target):
