@@ -23,8 +23,9 @@ from dns.rdtypes.ANY.TXT import TXT
 
 from statpulse.model import CheckSpec, DnsInfo, ErrorClass, Observation
 from statpulse.probes.base import ProbeContext
+from statpulse.probes.connect import rejected, resolve_target
 from statpulse.probes.errors import failure
-from statpulse.probes.tcp import parse_host_port, rejected, resolve_target
+from statpulse.probes.tcp import parse_host_port
 from statpulse.probes.timing import PhaseRecorder, elapsed_ms, recording
 
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA")

@@ -19,15 +19,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from statpulse.model import CheckSpec, ErrorClass, Observation
 from statpulse.probes.base import USER_AGENT, ProbeContext
+from statpulse.probes.connect import close_stream, open_stream, rejected, resolve_target
 from statpulse.probes.errors import failure
-from statpulse.probes.tcp import (
-    close_stream,
-    open_stream,
-    parse_host_port,
-    rejected,
-    resolve_target,
-    start_tls,
-)
+from statpulse.probes.tcp import parse_host_port
 from statpulse.probes.timing import PhaseRecorder, elapsed_ms, recording
 
 SERVICE_UNKNOWN = "SERVICE_UNKNOWN"
@@ -197,14 +191,18 @@ async def _unverified_tls(
     grpcio has no switch to skip certificate verification, so the check does its own TLS and
     grpc speaks plaintext HTTP/2 over 127.0.0.1 into it. The listener takes one connection.
     """
-    up_reader, up_writer = await open_stream(infos, recorder)
-    stack.callback(close_stream, up_writer)
-    recorder.connected = False  # as for verified TLS: connected once TLS is up
+    # TLS in the connect call itself: a later upgrade could miss bytes the server sent first.
     try:
-        await start_tls(up_writer, host, _unverified_h2_context(), recorder, timeout_s)
-    except ConnectionError as exc:  # how uvloop reports a reset mid-handshake
-        raise _HandshakeReset from exc
-    recorder.connected = True
+        up_reader, up_writer = await open_stream(
+            infos, recorder, tls=_unverified_h2_context(), host=host, timeout_s=timeout_s
+        )
+    except BaseException as exc:
+        in_handshake = recorder.connected  # TCP was up: the TLS handshake failed
+        recorder.connected = False  # as for verified TLS: connected once TLS is up
+        if in_handshake and isinstance(exc, ConnectionError):  # uvloop's reset mid-handshake
+            raise _HandshakeReset from exc
+        raise
+    stack.callback(close_stream, up_writer)
     recorder.stage = "connecting"
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     stack.callback(listener.close)

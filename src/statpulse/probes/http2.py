@@ -15,29 +15,25 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import ipaddress
-import socket
 import ssl
 import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from time import perf_counter
 
-import aiohappyeyeballs
-from aiohappyeyeballs import AddrInfoType
 from yarl import URL
 
 from statpulse.model import CheckSpec, ErrorClass, Observation, RedirectHop, TlsInfo
 from statpulse.probes.base import USER_AGENT, ProbeContext
 from statpulse.probes.body import ACCEPT_ENCODING, read_capped
 from statpulse.probes.certinfo import tls_info
+from statpulse.probes.connect import connect, resolve_target
 from statpulse.probes.errors import failure
 from statpulse.probes.http2_conn import Http2Connection, Http2Error
 from statpulse.probes.timing import PhaseRecorder, elapsed_ms
 from statpulse.probes.tlscontexts import build_context
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-HAPPY_EYEBALLS_DELAY_S = 0.25  # as aiohttp and the tcp probe (RFC 8305)
 ALPN_PROTOCOLS = ["h2", "http/1.1"]
 
 # Connection-specific fields have no place in HTTP/2 (RFC 9113 8.2.2); content-length is set
@@ -47,7 +43,6 @@ _NOT_SENT = frozenset(
 )
 # Dropped when a redirect leaves the origin, as aiohttp does.
 _ORIGIN_BOUND = ("authorization", "proxy-authorization", "cookie", "host")
-_TCP = socket.IPPROTO_TCP
 
 
 async def probe_http2(spec: CheckSpec, ctx: ProbeContext, started: float) -> Observation | None:
@@ -229,21 +224,10 @@ class _Check:
         not select ``h2``. Records DNS, TCP connect and TLS handshake times and the peer."""
         r = self.recorder
         host = url.raw_host or ""
-        port = url.port or 443
-        infos = await self._resolve(host, port)
-        r.stage = "connecting"
-        began = perf_counter()
-        sock = await aiohappyeyeballs.start_connection(
-            infos, happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY_S
-        )
-        try:
-            peer = sock.getpeername()
-        except OSError:
-            sock.close()
-            raise
-        r.connect_ms = (r.connect_ms or 0.0) + elapsed_ms(began)
-        r.ip = str(peer[0])
-        r.connected = True
+        infos = await resolve_target(host, url.port or 443, r, self.ctx.egress)
+        sock = await connect(infos, r)
+        # Not ``connect.open_stream(tls=...)``: h2 runs as a protocol (Http2Connection), not on
+        # streams, and its ``tls_ms`` sums over hops and counts any failed handshake too.
         r.stage = "performing the TLS handshake"
         began = perf_counter()
         credit = self.ctx.body_cap
@@ -266,25 +250,6 @@ class _Check:
             return None
         conn.start()
         return conn
-
-    async def _resolve(self, host: str, port: int) -> Sequence[AddrInfoType]:
-        """The addresses the egress guard allows for ``host``: a literal IP as is (no DNS),
-        a name resolved (timed). Raises ``EgressDenied`` or ``socket.gaierror``."""
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
-            pass
-        else:
-            self.ctx.egress.check(host, ip)
-            if ip.version == 6:
-                return [(socket.AF_INET6, socket.SOCK_STREAM, _TCP, "", (host, port, 0, 0))]
-            return [(socket.AF_INET, socket.SOCK_STREAM, _TCP, "", (host, port))]
-        self.recorder.stage = "resolving the host name"
-        began = perf_counter()
-        try:
-            return await self.ctx.egress.resolve(host, port)
-        finally:
-            self.recorder.add_dns(elapsed_ms(began))
 
     def _tls_facts(self, ssl_object: ssl.SSLObject | None) -> TlsInfo | None:
         if ssl_object is None:  # pragma: no cover - a TLS transport always has one

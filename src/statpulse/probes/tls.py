@@ -31,15 +31,15 @@ from statpulse.probes.certinfo import (
     unverified_context,
     verify_message,
 )
-from statpulse.probes.errors import failure
-from statpulse.probes.tcp import (
+from statpulse.probes.connect import (
     close_stream,
     open_stream,
-    parse_host_port,
     rejected,
     resolve_target,
     session_facts,
 )
+from statpulse.probes.errors import failure
+from statpulse.probes.tcp import parse_host_port
 from statpulse.probes.timing import PhaseRecorder, elapsed_ms, recording
 
 DEFAULT_PORT = 443
