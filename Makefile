@@ -33,3 +33,8 @@ test: lint
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# Debian packages the benchmarks drive (bench/runner.py): a stock nginx and blackbox_exporter.
+.PHONY: bench-deps
+bench-deps:
+	scripts/install-debian-packages 'nginx-light|nginx' prometheus-blackbox-exporter
