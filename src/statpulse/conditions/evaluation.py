@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -15,6 +16,9 @@ from statpulse.conditions.resolve import Resolver
 from statpulse.model import ConditionResult, Observation, utcnow
 
 _SHOWN_CHARS = 100
+
+# A monitor judges the same strings every run: parse each once (Conditions are immutable).
+_parse_cached = functools.lru_cache(maxsize=8192)(parse)
 
 
 def evaluate(
@@ -40,7 +44,7 @@ def evaluate_all(
 def _evaluate(condition: Condition | str, resolver: Resolver) -> ConditionResult:
     if isinstance(condition, str):
         try:
-            condition = parse(condition)
+            condition = _parse_cached(condition)
         except ConditionError as exc:
             return ConditionResult(exc.condition, False, f"invalid condition: {exc}")
     failures: list[str] = []

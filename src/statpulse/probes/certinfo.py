@@ -18,6 +18,7 @@ Chain and host name are judged separately, so each fact is true on its own:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ipaddress
 import ssl
@@ -88,12 +89,31 @@ def unverified_context() -> ssl.SSLContext:
 def peer_certificate(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> x509.Certificate | None:
     """The peer's certificate, or None when it sent none or it cannot be parsed."""
     der = ssl_object.getpeercert(binary_form=True)
-    if not der:
-        return None
+    return _parse(der) if der else None
+
+
+# Monitors see the same few certificates on every check: parse each once.
+@functools.lru_cache(maxsize=1024)
+def _parse(der: bytes) -> x509.Certificate | None:
     try:
         return x509.load_der_x509_certificate(der)
     except ValueError:
         return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _facts(der: bytes) -> TlsInfo | None:
+    """The certificate part of TlsInfo (verdict fields left at their defaults)."""
+    cert = _parse(der)
+    if cert is None:
+        return None
+    return TlsInfo(
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        issuer=cert.issuer.rfc4514_string(),
+        subject=cert.subject.rfc4514_string(),
+        sans=subject_alt_names(cert),
+    )
 
 
 def tls_info(
@@ -108,24 +128,12 @@ def tls_info(
     addresses as text). The verdicts are the caller's. Never raises for an odd certificate:
     the certificate fields stay empty when there is none or it cannot be parsed."""
     cipher = ssl_object.cipher()
-    info = TlsInfo(
+    der = ssl_object.getpeercert(binary_form=True)
+    facts = (_facts(der) if der else None) or TlsInfo()
+    return dataclasses.replace(
+        facts,
         version=ssl_object.version(),
         cipher=cipher[0] if cipher else None,
-        chain_valid=chain_valid,
-        hostname_valid=hostname_valid,
-        verify_error=verify_error,
-    )
-    cert = peer_certificate(ssl_object)
-    if cert is None:
-        return info
-    return TlsInfo(
-        version=info.version,
-        cipher=info.cipher,
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        issuer=cert.issuer.rfc4514_string(),
-        subject=cert.subject.rfc4514_string(),
-        sans=subject_alt_names(cert),
         chain_valid=chain_valid,
         hostname_valid=hostname_valid,
         verify_error=verify_error,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -14,9 +15,13 @@ from statpulse.model import CheckSpec
 
 def host_key(spec: CheckSpec) -> str:
     """The host a check connects to: the URL's host, host of host:port, or the DNS resolver."""
-    target = spec.target
-    if spec.kind == "dns":
-        return (spec.dns.resolver or "system-resolver").lower()
+    return _host_key(spec.kind, spec.target, spec.dns.resolver)
+
+
+@functools.lru_cache(maxsize=65536)  # called for every check; targets rarely change
+def _host_key(kind: str, target: str, resolver: str | None) -> str:
+    if kind == "dns":
+        return (resolver or "system-resolver").lower()
     if "://" in target:
         return (urlsplit(target).hostname or target).lower()
     host, _, _ = target.rpartition(":")
