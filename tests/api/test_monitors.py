@@ -230,12 +230,37 @@ async def test_stats_match_known_data(env: Env) -> None:
     assert body["uptime_pct"] == pytest.approx(110 / 120 * 100)
     eu, us = body["regions"]["eu"], body["regions"]["us"]
     assert (eu["checks"], eu["uptime_pct"]) == (100, 100.0)
-    assert eu["p50_ms"] == pytest.approx(50.5)
-    assert eu["p95_ms"] == pytest.approx(95.05)
-    assert eu["p99_ms"] == pytest.approx(99.01)
+    # Percentiles are merged from rollup sketches: within 1 % of the exact ones.
+    assert eu["p50_ms"] == pytest.approx(50.5, rel=0.01)
+    assert eu["p95_ms"] == pytest.approx(95.05, rel=0.01)
+    assert eu["p99_ms"] == pytest.approx(99.01, rel=0.01)
     assert (us["checks"], us["uptime_pct"], us["p99_ms"]) == (20, 50.0, 1000.0)
     # Overall percentiles are over all ok latencies: 100 from eu (1..100) and 10 from us (1000).
-    assert body["p50_ms"] == pytest.approx(55.5)
+    assert body["p50_ms"] == pytest.approx(55.5, rel=0.01)
+    # Downtime: one 30 s interval per failed check; overall, the mean over the regions.
+    assert (eu["downtime_s"], us["downtime_s"], body["downtime_s"]) == (0, 300, 150)
+
+
+async def test_stats_read_sub_minute_edges_from_raw_results(env: Env) -> None:
+    m = await create(env, regions=["eu"])
+    mid = uuid.UUID(m["id"])
+    t0 = datetime(2026, 11, 1, 10, 0, 30, tzinfo=UTC)
+    # 10:00:30 .. 10:02:30 every 10 s: [10:00:45, 10:02:15) holds the whole minute 10:01 (6
+    # checks, from the minute rollup) and ragged edges from raw results: 10:00:50 and 10:02:0x.
+    latencies = [float(i + 1) for i in range(13)]
+    results = [
+        _result(mid, "eu", t0 + timedelta(seconds=10 * i), True, ms)
+        for i, ms in enumerate(latencies)
+    ]
+    await env.services.store.add_results(results)
+    response = await env.client.get(
+        f"/api/v1/monitors/{mid}/stats",
+        params={"from": "2026-11-01T10:00:45Z", "to": "2026-11-01T10:02:15Z"},
+        headers=env.read,
+    )
+    body = response.json()
+    assert body["checks"] == 9 and body["uptime_pct"] == 100.0
+    assert body["p50_ms"] == pytest.approx(7.0, rel=0.01)  # of 3 .. 11 ms
 
 
 async def test_stats_of_an_empty_range_have_no_numbers(env: Env) -> None:

@@ -212,14 +212,30 @@ class LatencySketch:
             raise ValueError(f"corrupt sketch min/max: {low!r}, {high!r}")
         sum_us, pos = _get_varint(data, pos + _MIN_MAX.size)
         index = MIN_INDEX
-        for i in range(n):
-            delta, pos = _get_varint(data, pos)
-            count, pos = _get_varint(data, pos)
-            index += delta
-            if (i and delta == 0) or count == 0 or index > MAX_INDEX:
-                raise ValueError("corrupt sketch bucket")
-            sketch._buckets[index] = count
-            sketch._count += count
+        buckets = sketch._buckets
+        total = 0
+        try:
+            for i in range(n):
+                # Inline fast path: most deltas and counts are one-byte varints (rollups merge
+                # stored sketches at every ingest, so decoding is on the hot path).
+                delta = data[pos]
+                if delta < 0x80:
+                    pos += 1
+                else:
+                    delta, pos = _get_varint(data, pos)
+                count = data[pos]
+                if count < 0x80:
+                    pos += 1
+                else:
+                    count, pos = _get_varint(data, pos)
+                index += delta
+                if (i and delta == 0) or count == 0 or index > MAX_INDEX:
+                    raise ValueError("corrupt sketch bucket")
+                buckets[index] = count
+                total += count
+        except IndexError:
+            raise ValueError("truncated sketch") from None
+        sketch._count = total
         if pos != len(data):
             raise ValueError("trailing bytes after sketch")
         sketch._min, sketch._max, sketch._sum_us = low, high, sum_us

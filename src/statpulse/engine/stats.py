@@ -4,6 +4,26 @@ Uptime counts ``ok`` results (degraded ones included, as Statuspage counts degra
 performance as no downtime) over all results. Percentiles are over the latencies of ok results
 (a failed check's latency is the time to fail, not the service's response time), by linear
 interpolation between closest ranks (numpy's default and PostgreSQL's ``percentile_cont``).
+
+This module computes from raw samples (exact; kept for checks and benchmarks); the stats API
+reads rollups instead (``engine/rollup_query.py``: same counts, percentiles within 1 %).
+
+Uptime policy and weights:
+
+- Uptime is check-based: ``ok / checks`` over every region's checks, so a monitor failing in one
+  of three regions for an hour loses a third of that hour's checks: a partial outage is weighted
+  by the share of regions failing (1/3 here, near Statuspage's fixed 30 %), a quorum-confirmed
+  outage seen everywhere by 100 %.
+- Statuspage's time-based weights, for when uptime is computed from component states (the
+  monitor state timeline, ``state_changes``): major outage (``down``) counts 100 % of its time as
+  downtime, partial outage 30 %, degraded performance 0 %, maintenance is not counted (neither
+  up nor down). Sources: Statuspage's "Display historical uptime of components" help page
+  (https://help.statuspage.io/help/uptime-calendar, "How it works"); the same 0.3 factor is
+  spelled out by Instatus (https://instatus.com/help/status-page/uptime-colors) and by Harness,
+  a Statuspage user (major 100 %, partial 30 %, degraded none).
+- Maintenance: TODO(maintenance windows, a later issue). There are no maintenance windows yet,
+  so no check is excluded; once they exist, checks started inside a window are left out of both
+  ``checks`` and ``ok`` by default (configurable), on the raw and the rollup paths alike.
 """
 
 from __future__ import annotations
@@ -18,12 +38,16 @@ from statpulse.model import LatencySample
 
 @dataclass(frozen=True, slots=True)
 class Stats:
+    """Summary of a range of results: counts, uptime (percent) and latency percentiles (ms)."""
+
     checks: int
     ok: int
     uptime_pct: float | None
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
+    downtime_s: float | None = None
+    """Seconds of downtime (see ``engine/rollups.py``); None when not computed or no checks."""
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:

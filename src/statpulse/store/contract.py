@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from statpulse.engine.rollup_query import Span
+from statpulse.engine.rollups import Rollup
 from statpulse.model import (
     ApiKey,
     CheckResult,
@@ -112,7 +114,7 @@ class Store(Protocol):
         """Pausing sets status ``paused``; resuming sets ``unknown`` and forgets region states."""
 
     async def delete_monitor(self, org_id: uuid.UUID, monitor_id: uuid.UUID) -> bool:
-        """Deletes the monitor, its results and states; False when there was none."""
+        """Deletes the monitor, its results, rollups and states; False when there was none."""
 
     async def monitors_for_region(self, region: str) -> list[Monitor]:
         """Every unpaused monitor of every organisation assigned to ``region``."""
@@ -124,6 +126,9 @@ class Store(Protocol):
     async def add_results(self, results: Sequence[CheckResult]) -> int:
         """Store a batch in one transaction; a result id already stored is skipped.
 
+        The same transaction adds the new rows (only those) to the minute, hour and day rollups
+        (``engine/rollups.py``), so the rollups always equal a recomputation from the stored
+        results, whatever the duplicates, late arrivals, failures and concurrent ingesters.
         Returns how many rows were new. Returns only after the commit is durable.
         """
 
@@ -135,10 +140,25 @@ class Store(Protocol):
     async def recent_results(self, monitor_id: uuid.UUID, limit: int) -> list[CheckResult]:
         """Newest first."""
 
+    async def range_rollups(
+        self, monitor_id: uuid.UUID, spans: Sequence[Span]
+    ) -> dict[str, Rollup]:
+        """Per region, the merged rollup of the monitor's results in ``spans`` (a
+        ``rollup_query.plan``): rollup spans from their tables, raw spans from the results
+        (``started_at`` in the span; downtime from the monitor's current interval). Regions
+        without results in any span are absent."""
+
     async def daily_uptime(
         self, monitor_ids: Sequence[uuid.UUID], start: datetime, end: datetime
     ) -> dict[uuid.UUID, list[DayUptime]]:
-        """Per monitor, per UTC day that has results in ``[start, end)``, oldest first."""
+        """Per monitor, per UTC day whose midnight lies in ``[start, end)`` and that has results,
+        oldest first. Read from the day rollups, so days are whole: pass midnights."""
+
+    async def daily_uptime_raw(
+        self, monitor_ids: Sequence[uuid.UUID], start: datetime, end: datetime
+    ) -> dict[uuid.UUID, list[DayUptime]]:
+        """Per monitor, per UTC day that has results in ``[start, end)``, oldest first, counted
+        from raw results (exact for any bounds; the reference for the rollups, and benchmarks)."""
 
     # monitor state
     async def region_states(self, monitor_ids: Sequence[uuid.UUID]) -> list[RegionState]: ...

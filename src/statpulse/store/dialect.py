@@ -31,3 +31,16 @@ def utc_day(dialect: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str
         return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD")
     # SQLite holds UTC text 'YYYY-MM-DD HH:MM:SS.ffffff' (see types.UTCDateTime).
     return sa.func.substr(column, 1, 10)
+
+
+def upsert_adding(dialect: str, table: sa.Table, keys: list[str], columns: list[str]) -> Insert:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE SET c = table.c + excluded.c`` for ``columns``.
+
+    On both databases the conflicting row is locked (PostgreSQL) or the database is (SQLite)
+    until the transaction ends, so concurrent additions never lose one another.
+    """
+    stmt: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    result: Insert = stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: table.c[c] + stmt.excluded[c] for c in columns}
+    )
+    return result

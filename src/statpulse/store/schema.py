@@ -189,6 +189,36 @@ check_results = sa.Table(
     sa.Index(None, "monitor_id", "started_at"),
 )
 
+
+def _rollups(name: str) -> sa.Table:
+    """Rollups of check results per (monitor, UTC bucket, region); see ``engine/rollups.py``.
+
+    The primary key leads with (monitor_id, bucket_start) so "one monitor, a time range" (the
+    stats API) and "these monitors since day D" (status pages, ``monitor_id IN (...)``) are
+    range scans over every region at once. On SQLite the tables are WITHOUT ROWID: rows live in
+    key order, so such a range is contiguous. No foreign key, as for ``check_results``.
+    """
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("monitor_id", sa.Uuid(), primary_key=True),
+        sa.Column("bucket_start", UTCDateTime(), primary_key=True),
+        sa.Column("region", sa.String(64), primary_key=True),
+        sa.Column("checks", sa.Integer(), nullable=False),
+        sa.Column("ok", sa.Integer(), nullable=False),
+        sa.Column("degraded", sa.Integer(), nullable=False),
+        sa.Column("down_s", sa.BigInteger(), nullable=False),
+        # LatencySketch.to_bytes() of the ok results' latencies (2 bytes when there are none).
+        sa.Column("sketch", sa.LargeBinary(), nullable=False),
+        sqlite_with_rowid=False,
+    )
+
+
+rollups_minute = _rollups("rollups_minute")
+rollups_hour = _rollups("rollups_hour")
+rollups_day = _rollups("rollups_day")
+
+
 components = sa.Table(
     "components",
     metadata,

@@ -195,9 +195,9 @@ class MonitorsMixin(SqlBase):
             result = await conn.execute(t.monitors.delete().where(_scoped(org_id, monitor_id)))
             if result.rowcount == 0:
                 return False
-            await conn.execute(
-                t.check_results.delete().where(t.check_results.c.monitor_id == monitor_id)
-            )
+            # Rollups in the order ingest writes them (see sql_rollups): no lock cycle.
+            for table in (t.check_results, t.rollups_minute, t.rollups_hour, t.rollups_day):
+                await conn.execute(table.delete().where(table.c.monitor_id == monitor_id))
         return True
 
     async def monitors_for_region(self, region: str) -> list[Monitor]:

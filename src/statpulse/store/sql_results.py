@@ -1,4 +1,4 @@
-"""Check results: batched, idempotent writes and the reads the stats and pages need."""
+"""Check results: batched, idempotent writes (rolled up in the same transaction) and raw reads."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from statpulse.model import (
 )
 from statpulse.store import schema as t
 from statpulse.store.dialect import insert_ignoring_duplicates, utc_day
-from statpulse.store.sql_base import SqlBase
+from statpulse.store.sql_rollups import RollupsMixin
 
 _r = t.check_results.c
 
@@ -77,16 +77,21 @@ def _result(row: sa.Row[Any]) -> CheckResult:
     )
 
 
-class ResultsMixin(SqlBase):
+class ResultsMixin(RollupsMixin):
     async def add_results(self, results: Sequence[CheckResult]) -> int:
         if not results:
             return 0
         stmt = insert_ignoring_duplicates(self._dialect, t.check_results).returning(_r.id)
-        # Duplicates inside one batch (a replayed upload) collapse before the insert.
-        rows = list({r.id: result_row(r) for r in results}.values())
+        # Duplicates inside one batch (a replayed upload) collapse before the insert; id order
+        # keeps ingesters of overlapping batches from waiting on each other in a cycle.
+        unique = {r.id: r for r in results}
+        ids = sorted(unique)
         async with self._engine.begin() as conn:
             # RETURNING lists exactly the new rows (executemany rowcounts are not reliable).
-            inserted = (await conn.execute(stmt, rows)).all()
+            rows = await conn.execute(stmt, [result_row(unique[i]) for i in ids])
+            inserted = {row.id for row in rows}
+            # Only new rows: a replayed result was rolled up when it was first stored.
+            await self._roll_up(conn, [unique[i] for i in ids if i in inserted])
         return len(inserted)
 
     async def latency_samples(
@@ -108,7 +113,7 @@ class ResultsMixin(SqlBase):
         rows = await self._all(query)
         return [_result(r) for r in rows]
 
-    async def daily_uptime(
+    async def daily_uptime_raw(
         self, monitor_ids: Sequence[uuid.UUID], start: datetime, end: datetime
     ) -> dict[uuid.UUID, list[DayUptime]]:
         if not monitor_ids:

@@ -229,6 +229,9 @@ class StatsOut(BaseModel):
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
+    downtime_s: float | None = Field(
+        default=None, description="seconds: one check interval per failed check"
+    )
 
 
 class MonitorStatsOut(StatsOut):
