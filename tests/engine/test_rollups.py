@@ -95,8 +95,9 @@ def test_the_plan_covers_the_range_exactly_once(a: datetime, b: datetime) -> Non
         assert before.end == after.start  # no gap, no overlap
     for span in spans:
         assert span.start < span.end
-        if span.source is None:
-            assert span.end - span.start < timedelta(minutes=1)
+        if span.source is None:  # no whole minute inside a raw span
+            assert span.end - span.start < timedelta(minutes=2)
+            assert ceil_to(span.start, Resolution.MINUTE) + Resolution.MINUTE.step > span.end
         else:
             assert floor_to(span.start, span.source) == span.start
             assert floor_to(span.end, span.source) == span.end

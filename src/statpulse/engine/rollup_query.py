@@ -37,7 +37,8 @@ def plan(start: datetime, end: datetime) -> list[Span]:
 
     Spans are non-empty and contiguous; each rollup span starts and ends on a boundary of its
     resolution; the coarsest resolution that fits is used, so per source there are at most two
-    spans (one of days), and raw spans are each shorter than a minute. Thus a 366-day range reads
+    spans (one of days), and raw spans are each shorter than two minutes (a range that holds no
+    whole minute, such as 00:00:59.5 to 00:01:59, is one raw span). Thus a 366-day range reads
     at most 366 day, 46 hour and 118 minute rows per region. Empty when ``start >= end``;
     ValueError for naive datetimes.
     """
