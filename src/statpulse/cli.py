@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from collections.abc import Coroutine
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -16,7 +18,7 @@ from rich.panel import Panel
 
 from statpulse import __version__
 from statpulse.logging import configure as configure_logging
-from statpulse.model import Scope
+from statpulse.model import Scope, utcnow
 from statpulse.security import apikeys
 from statpulse.settings import Settings, load_settings
 from statpulse.store.contract import Conflict
@@ -31,6 +33,8 @@ app = typer.Typer(
 )
 apikey_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
+report_app = typer.Typer(help="Reports from the stored results.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 
 console = Console(stderr=True)
 
@@ -46,6 +50,11 @@ DataDirOpt = Annotated[
 ]
 HostOpt = Annotated[str | None, typer.Option("--host", help="Listen address [default: 127.0.0.1]")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Listen port [default: 8080]")]
+
+
+class ReportFormat(StrEnum):
+    CSV = "csv"
+    HTML = "html"
 
 
 def _settings(config: Path | None, **overrides: object) -> Settings:
@@ -171,6 +180,48 @@ def apikey_create(
     _run_db(run())
     console.print(f"created {scope.value} API key for {org!r}; it is shown only once:")
     print(key.token)
+
+
+@report_app.command("sla")
+def report_sla(
+    month: Annotated[str, typer.Option("--month", help="UTC calendar month, YYYY-MM.")],
+    org: Annotated[
+        str | None, typer.Option("--org", help="Organisation slug [default: the only one].")
+    ] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="csv or html.")] = ReportFormat.CSV,
+    output: Annotated[Path | None, typer.Option("--output", help="File [default: stdout].")] = None,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """The monthly SLA report: uptime, downtime, checks, P95 and SLOs met, per component."""
+    from statpulse.reports import sla  # keeps the other commands quick to start
+
+    try:
+        start, end = sla.parse_month(month)
+    except ValueError as exc:
+        _fail(f"--month: {exc}")
+    settings = _settings(config, db=db, data_dir=data_dir)
+    text: list[str] = []
+
+    async def run() -> None:
+        store = await open_store(settings.database_url)
+        try:
+            orgs = await store.list_orgs()
+            found = [o for o in orgs if o.slug == org] if org else orgs
+            if len(found) != 1:
+                _fail(f"--org: no organisation {org!r}" if org else "--org: give an organisation")
+            report = await sla.build_report(store, found[0], start, end, utcnow())
+        finally:
+            await store.close()
+        text.append(sla.to_html(report) if fmt is ReportFormat.HTML else sla.to_csv(report))
+
+    _run_db(run())
+    if output is None:
+        sys.stdout.write(text[0])
+    else:
+        output.write_text(text[0], encoding="utf-8")
+        console.print(f"wrote {output}")
 
 
 @app.command()

@@ -387,3 +387,26 @@ class LatencySample:
     region: str
     ok: bool
     latency_ms: float | None
+
+
+class SloKind(StrEnum):
+    AVAILABILITY = "availability"
+    LATENCY = "latency"
+
+
+@dataclass(frozen=True, slots=True)
+class Slo:
+    """A service level objective on exactly one of a monitor or a component (see
+    ``engine/slo.py`` for the definitions). ``target_pct`` is the availability target, or for a
+    latency SLO the percentile (95 or 99) of checks that must answer within ``threshold_ms``."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    name: str
+    kind: SloKind
+    monitor_id: uuid.UUID | None
+    component_id: uuid.UUID | None
+    target_pct: float
+    threshold_ms: float | None
+    window_days: int
+    created_at: datetime

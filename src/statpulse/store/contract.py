@@ -27,6 +27,7 @@ from statpulse.model import (
     Organization,
     RegionState,
     Scope,
+    Slo,
     StateChange,
     Status,
     StatusPage,
@@ -89,6 +90,9 @@ class Store(Protocol):
         """Raises Conflict(field="slug")."""
 
     async def get_org_by_slug(self, slug: str) -> Organization | None: ...
+
+    async def list_orgs(self) -> list[Organization]:
+        """Oldest first."""
 
     async def create_api_key(
         self, org_id: uuid.UUID, name: str, scope: Scope, prefix: str, secret_hash: str
@@ -231,6 +235,18 @@ class Store(Protocol):
 
     async def page_components(self, page_id: uuid.UUID) -> list[tuple[Component, Monitor | None]]:
         """Components of a page in display order, each with its monitor (if any)."""
+
+    # service level objectives
+    async def create_slo(self, slo: Slo) -> Slo:
+        """Stores ``slo`` as given (the caller checked that its monitor or component is the
+        org's); returns it."""
+
+    async def get_slo(self, org_id: uuid.UUID, slo_id: uuid.UUID) -> Slo | None: ...
+
+    async def list_slos(self, org_id: uuid.UUID) -> list[Slo]:
+        """Oldest first. Deleting a monitor or component deletes its SLOs."""
+
+    async def delete_slo(self, org_id: uuid.UUID, slo_id: uuid.UUID) -> bool: ...
 
     # audit
     async def audit(

@@ -312,3 +312,27 @@ audit_log = sa.Table(
     sa.Column("at", UTCDateTime(), nullable=False),
     sa.Index(None, "org_id", "at"),
 )
+
+slos = sa.Table(
+    "slos",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column(
+        "monitor_id", sa.Uuid(), sa.ForeignKey("monitors.id", ondelete="CASCADE"), nullable=True
+    ),
+    sa.Column(
+        "component_id",
+        sa.Uuid(),
+        sa.ForeignKey("components.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    sa.Column("target_pct", sa.Float(), nullable=False),
+    sa.Column("threshold_ms", sa.Float(), nullable=True),
+    sa.Column("window_days", sa.Integer(), nullable=False),
+    _created(),
+    sa.CheckConstraint("(monitor_id IS NULL) <> (component_id IS NULL)", name="one_target"),
+    sa.Index(None, "org_id", "created_at"),
+)

@@ -11,9 +11,10 @@ from statpulse.store.sql_heartbeats import HeartbeatsMixin
 from statpulse.store.sql_monitors import MonitorsMixin
 from statpulse.store.sql_pages import PagesMixin
 from statpulse.store.sql_results import ResultsMixin
+from statpulse.store.sql_slos import SlosMixin
 
 
-class SqlStore(AccountsMixin, MonitorsMixin, ResultsMixin, PagesMixin, HeartbeatsMixin):
+class SqlStore(AccountsMixin, MonitorsMixin, ResultsMixin, PagesMixin, HeartbeatsMixin, SlosMixin):
     async def close(self) -> None:
         await self._engine.dispose()
 

@@ -30,6 +30,11 @@ class AccountsMixin(SqlBase):
         row = await self._first(query)
         return from_row(Organization, row) if row else None
 
+    async def list_orgs(self) -> list[Organization]:
+        o = t.organizations.c
+        rows = await self._all(sa.select(t.organizations).order_by(o.created_at, o.id))
+        return [from_row(Organization, r) for r in rows]
+
     async def create_api_key(
         self, org_id: uuid.UUID, name: str, scope: Scope, prefix: str, secret_hash: str
     ) -> ApiKey:

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Response
 from pydantic import ValidationError
 
 from statpulse.engine.heartbeat import HEARTBEAT_KIND
-from statpulse.engine.rollup_query import plan, summarize_rollups
 from statpulse.engine.stats import Stats
 from statpulse.model import ApiKey, Monitor, utcnow
+from statpulse.reports.ranges import range_stats
 from statpulse.web.api.schemas import (
     MonitorIn,
     MonitorList,
@@ -189,8 +189,7 @@ async def monitor_stats(
         raise invalid("from", "must be before to")
     if end - start > MAX_STATS_RANGE:
         raise invalid("from", "range must not exceed 366 days")
-    rollups = await svc.store.range_rollups(monitor_id, plan(start, end))
-    overall, regions = summarize_rollups(rollups)
+    overall, regions = await range_stats(svc.store, monitor_id, start, end)
     return MonitorStatsOut.model_validate(
         {
             "monitor_id": monitor_id,

@@ -1,0 +1,1 @@
+"""Answers computed from the store: range stats, SLO status and the monthly SLA report."""
