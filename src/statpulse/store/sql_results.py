@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from statpulse.model import (
     CheckResult,
@@ -23,6 +25,24 @@ from statpulse.store.dialect import insert_ignoring_duplicates, utc_day
 from statpulse.store.sql_rollups import RollupsMixin
 
 _r = t.check_results.c
+_COLUMNS = [c.name for c in t.check_results.columns]
+
+COPY_MIN_ROWS = 200
+"""Smallest batch COPYed on PostgreSQL; smaller ones are one executemany. Measured with
+``bench/storage.py`` (add_results rows/s, rollups included, COPY vs executemany): 10 rows -16 %,
+100 rows -6 % (the temporary table costs more than COPY saves), 250 +15 %, 500 +20 %."""
+
+_INGEST_TABLE = "check_results_ingest"
+_CREATE_INGEST_TABLE = sa.text(
+    f"CREATE TEMPORARY TABLE {_INGEST_TABLE} (LIKE check_results) ON COMMIT DROP"
+)
+_ingest = sa.table(_INGEST_TABLE, *(sa.column(name) for name in _COLUMNS))
+_INSERT_FROM_INGEST_TABLE = (
+    postgresql.insert(t.check_results)
+    .from_select(_COLUMNS, sa.select(*_ingest.c).order_by(_ingest.c.id))
+    .on_conflict_do_nothing(index_elements=["id"])
+    .returning(_r.id)
+)
 
 
 def result_row(r: CheckResult) -> dict[str, Any]:
@@ -78,21 +98,65 @@ def _result(row: sa.Row[Any]) -> CheckResult:
 
 
 class ResultsMixin(RollupsMixin):
+    copy_min_rows: int = COPY_MIN_ROWS
+    """On PostgreSQL, batches of at least this many (distinct) results are COPYed."""
+
     async def add_results(self, results: Sequence[CheckResult]) -> int:
         if not results:
             return 0
-        stmt = insert_ignoring_duplicates(self._dialect, t.check_results).returning(_r.id)
         # Duplicates inside one batch (a replayed upload) collapse before the insert; id order
         # keeps ingesters of overlapping batches from waiting on each other in a cycle.
         unique = {r.id: r for r in results}
         ids = sorted(unique)
+        rows = [result_row(unique[i]) for i in ids]
         async with self._engine.begin() as conn:
-            # RETURNING lists exactly the new rows (executemany rowcounts are not reliable).
-            rows = await conn.execute(stmt, [result_row(unique[i]) for i in ids])
-            inserted = {row.id for row in rows}
+            if self._dialect == "postgresql" and len(rows) >= self.copy_min_rows:
+                inserted = await self._copy_results(conn, rows)
+            else:
+                inserted = await self._insert_results(conn, rows)
             # Only new rows: a replayed result was rolled up when it was first stored.
             await self._roll_up(conn, [unique[i] for i in ids if i in inserted])
         return len(inserted)
+
+    async def _insert_results(
+        self, conn: AsyncConnection, rows: list[dict[str, Any]]
+    ) -> set[uuid.UUID]:
+        """executemany of ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: the new ids
+        (RETURNING lists exactly the new rows; executemany rowcounts are not reliable)."""
+        stmt = insert_ignoring_duplicates(self._dialect, t.check_results).returning(_r.id)
+        return {row.id for row in await conn.execute(stmt, rows)}
+
+    async def _copy_results(
+        self, conn: AsyncConnection, rows: list[dict[str, Any]]
+    ) -> set[uuid.UUID]:
+        """PostgreSQL: COPY ``rows`` (distinct ids, in id order) into a temporary table, then
+        ``INSERT INTO check_results SELECT ... ORDER BY id ON CONFLICT (id) DO NOTHING
+        RETURNING id``: the new ids.
+
+        All in ``conn``'s transaction: the temporary table is dropped at its end (commit or
+        rollback), so this works through PgBouncer's transaction pooling. asyncpg prepares the
+        COPY's introspection query unnamed when its statement cache is off
+        (``statement_cache_size=0``), named and cached otherwise; both are fine, as the
+        table's name and columns never change. Values go through the same bind processors as
+        the executemany path (UTC datetimes, JSON as text), so both store identical rows.
+        """
+        # The first execute begins the transaction (SQLAlchemy's asyncpg adapter begins lazily),
+        # so the COPY below, on the driver connection, runs inside it.
+        await conn.execute(_CREATE_INGEST_TABLE)
+        dialect = conn.dialect
+        processors = [
+            (name, t.check_results.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in _COLUMNS
+        ]
+        records = [
+            tuple(row[name] if fn is None else fn(row[name]) for name, fn in processors)
+            for row in rows
+        ]
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            _INGEST_TABLE, records=records, columns=_COLUMNS
+        )
+        return {row.id for row in await conn.execute(_INSERT_FROM_INGEST_TABLE)}
 
     async def latency_samples(
         self, monitor_id: uuid.UUID, start: datetime, end: datetime
