@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -57,6 +57,31 @@ class Settings(BaseSettings):
     )
     egress_allow: list[str] = Field(
         default_factory=list, description="Exceptions to egress_deny (e.g. one internal subnet)."
+    )
+    retention_raw_days: int = Field(
+        default=30, ge=1, description="Days raw check results are kept (then archived, dropped)."
+    )
+    retention_minute_days: int = Field(default=30, ge=1, description="Days minute rollups live.")
+    retention_hour_days: int = Field(default=365, ge=1, description="Days hour rollups live.")
+    retention_day_days: int | None = Field(
+        default=None, ge=1, description="Days day rollups live (default: forever)."
+    )
+    retention_interval_s: int = Field(
+        default=3600, ge=10, description="Seconds between retention and partition upkeep runs."
+    )
+    partitions_ahead_days: int = Field(
+        default=7, ge=1, description="PostgreSQL: daily partitions of results created ahead."
+    )
+    archive_url: str | None = Field(
+        default=None,
+        description="Where expired raw results go as Parquet before they are dropped: a "
+        "directory, file:///DIR, or s3://BUCKET/PREFIX?endpoint=URL&region=R (none: not kept).",
+    )
+    archive_access_key: str | None = Field(
+        default=None, description="S3 access key of archive_url (else AWS_ACCESS_KEY_ID)."
+    )
+    archive_secret_key: SecretStr | None = Field(
+        default=None, description="S3 secret key of archive_url (else AWS_SECRET_ACCESS_KEY)."
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
