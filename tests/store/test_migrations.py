@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from statpulse.store.engine import create_engine
 from statpulse.store.migrate import current_revision, head_revision, upgrade
+from statpulse.store.partitions import include_name
 from statpulse.store.schema import metadata
 from tests.conftest import drop_pg_database, fresh_pg_database
 
@@ -43,7 +44,9 @@ async def test_migrated_schema_matches_the_declared_schema(empty_database: str) 
     engine = create_engine(empty_database)
 
     def diff(connection: Connection) -> list[object]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": include_name}
+        )
         return list(compare_metadata(context, metadata))
 
     try:

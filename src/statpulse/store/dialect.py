@@ -9,11 +9,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 
-def insert_ignoring_duplicates(dialect: str, table: sa.Table, key: str = "id") -> Insert:
-    """``INSERT ... ON CONFLICT (key) DO NOTHING`` for either database."""
+def insert_ignoring_duplicates(dialect: str, table: sa.Table, *keys: str) -> Insert:
+    """``INSERT ... ON CONFLICT (keys) DO NOTHING`` for either database (default keys: id)."""
+    elements = list(keys or ("id",))
     if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=elements)
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=elements)
 
 
 def upsert(dialect: str, table: sa.Table, keys: list[str], columns: list[str]) -> Insert:

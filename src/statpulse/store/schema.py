@@ -165,14 +165,17 @@ heartbeats = sa.Table(
 
 # No foreign key to monitors: result ingest is the hot path and results may outlive
 # (or arrive after the deletion of) their monitor; deleting a monitor deletes its results.
+# The key is (id, started_at): PostgreSQL partitions the table by day of started_at (see
+# store/partitions.py), and a partition key must be part of every unique key. A result's
+# started_at never changes, so the key is as unique as the id alone.
 check_results = sa.Table(
     "check_results",
     metadata,
-    _id(),
+    sa.Column("id", sa.Uuid(), primary_key=True),
     sa.Column("monitor_id", sa.Uuid(), nullable=False),
     sa.Column("region", sa.String(64), nullable=False),
     sa.Column("scheduled_at", UTCDateTime(), nullable=False),
-    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), primary_key=True),
     sa.Column("latency_ms", sa.Float(), nullable=True),
     sa.Column("dns_ms", sa.Float(), nullable=True),
     sa.Column("connect_ms", sa.Float(), nullable=True),
@@ -187,6 +190,19 @@ check_results = sa.Table(
     sa.Column("conditions", JSONDocument, nullable=True),
     sa.Column("attempts", sa.SmallInteger(), nullable=False, server_default="1"),
     sa.Index(None, "monitor_id", "started_at"),
+    postgresql_partition_by="RANGE (started_at)",
+)
+
+# UTC days whose raw results retention removed (store/sql_retention.py), with where their
+# Parquet export went (NULL: no archive configured). Ingest refuses results of these days.
+expired_days = sa.Table(
+    "expired_days",
+    metadata,
+    sa.Column("day", sa.Date(), primary_key=True),
+    sa.Column("rows", sa.BigInteger(), nullable=False),
+    sa.Column("archive_path", sa.Text(), nullable=True),
+    sa.Column("archive_bytes", sa.BigInteger(), nullable=True),
+    sa.Column("expired_at", UTCDateTime(), nullable=False),
 )
 
 

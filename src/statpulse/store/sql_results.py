@@ -22,10 +22,13 @@ from statpulse.model import (
 )
 from statpulse.store import schema as t
 from statpulse.store.dialect import insert_ignoring_duplicates, utc_day
+from statpulse.store.sql_retention import RetentionMixin
 from statpulse.store.sql_rollups import RollupsMixin
 
 _r = t.check_results.c
 _COLUMNS = [c.name for c in t.check_results.columns]
+_KEY = ("id", "started_at")
+"""The results' primary key: a result id is stored once (see schema.check_results)."""
 
 COPY_MIN_ROWS = 200
 """Smallest batch COPYed on PostgreSQL; smaller ones are one executemany. Measured with
@@ -40,7 +43,7 @@ _ingest = sa.table(_INGEST_TABLE, *(sa.column(name) for name in _COLUMNS))
 _INSERT_FROM_INGEST_TABLE = (
     postgresql.insert(t.check_results)
     .from_select(_COLUMNS, sa.select(*_ingest.c).order_by(_ingest.c.id))
-    .on_conflict_do_nothing(index_elements=["id"])
+    .on_conflict_do_nothing(index_elements=list(_KEY))
     .returning(_r.id)
 )
 
@@ -97,7 +100,7 @@ def _result(row: sa.Row[Any]) -> CheckResult:
     )
 
 
-class ResultsMixin(RollupsMixin):
+class ResultsMixin(RollupsMixin, RetentionMixin):
     copy_min_rows: int = COPY_MIN_ROWS
     """On PostgreSQL, batches of at least this many (distinct) results are COPYed."""
 
@@ -106,7 +109,10 @@ class ResultsMixin(RollupsMixin):
             return 0
         # Duplicates inside one batch (a replayed upload) collapse before the insert; id order
         # keeps ingesters of overlapping batches from waiting on each other in a cycle.
-        unique = {r.id: r for r in results}
+        # Results of days retention already expired are refused (see sql_retention).
+        unique = {r.id: r for r in await self._admit(list({r.id: r for r in results}.values()))}
+        if not unique:
+            return 0
         ids = sorted(unique)
         rows = [result_row(unique[i]) for i in ids]
         async with self._engine.begin() as conn:
@@ -123,14 +129,15 @@ class ResultsMixin(RollupsMixin):
     ) -> set[uuid.UUID]:
         """executemany of ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: the new ids
         (RETURNING lists exactly the new rows; executemany rowcounts are not reliable)."""
-        stmt = insert_ignoring_duplicates(self._dialect, t.check_results).returning(_r.id)
+        stmt = insert_ignoring_duplicates(self._dialect, t.check_results, *_KEY)
+        stmt = stmt.returning(_r.id)
         return {row.id for row in await conn.execute(stmt, rows)}
 
     async def _copy_results(
         self, conn: AsyncConnection, rows: list[dict[str, Any]]
     ) -> set[uuid.UUID]:
         """PostgreSQL: COPY ``rows`` (distinct ids, in id order) into a temporary table, then
-        ``INSERT INTO check_results SELECT ... ORDER BY id ON CONFLICT (id) DO NOTHING
+        ``INSERT INTO check_results SELECT ... ORDER BY id ON CONFLICT (id, started_at) DO NOTHING
         RETURNING id``: the new ids.
 
         All in ``conn``'s transaction: the temporary table is dropped at its end (commit or

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -29,6 +31,7 @@ depends_on = None
 
 TABLES = {res: f"rollups_{res.name.lower()}" for res in Resolution}
 _FLUSH = 5000
+_PAGE = 10_000
 
 
 def upgrade() -> None:
@@ -67,6 +70,7 @@ def _backfill() -> None:
         sa.column("ok", sa.Boolean()),
         sa.column("degraded", sa.Boolean()),
         sa.column("latency_ms", sa.Float()),
+        sa.column("id", sa.Uuid()),
     )
     monitors = sa.table("monitors", sa.column("id", sa.Uuid()), sa.column("interval_s"))
     intervals = {row.id: row.interval_s for row in bind.execute(sa.select(monitors))}
@@ -108,9 +112,32 @@ def _backfill() -> None:
         if pending[res]:
             bind.execute(rollups[res].insert(), pending.pop(res))
 
-    query = sa.select(results).order_by(results.c.monitor_id, results.c.started_at)
-    # Statement-level options: Connection.execution_options would stay on alembic's connection.
-    for row in bind.execute(query.execution_options(yield_per=10_000)):
+    # Pages in key order, not a server-side cursor: on asyncpg an exhausted one stays open until
+    # the transaction ends, and migration 0006 (same transaction) drops the table it reads.
+    key = (results.c.monitor_id, results.c.started_at, results.c.id)
+    query = sa.select(results).order_by(*key).limit(_PAGE)
+    last: tuple[object, ...] | None = None
+    while True:
+        page = bind.execute(
+            query if last is None else query.where(sa.tuple_(*key) > sa.tuple_(*last))
+        ).all()
+        if not page:
+            break
+        _add_all(page, open_buckets, close, intervals)
+        last = (page[-1].monitor_id, page[-1].started_at, page[-1].id)
+    for res in Resolution:
+        if res in open_buckets:
+            close(res)
+        flush(res)
+
+
+def _add_all(
+    rows: Sequence[sa.Row[Any]],
+    open_buckets: dict[Resolution, tuple[tuple[uuid.UUID, datetime], dict[str, Rollup]]],
+    close: Callable[[Resolution], None],
+    intervals: dict[uuid.UUID, int],
+) -> None:
+    for row in rows:
         for res in Resolution:
             key = (row.monitor_id, floor_to(row.started_at, res))
             if res in open_buckets and open_buckets[res][0] != key:
@@ -123,7 +150,3 @@ def _backfill() -> None:
                 latency_ms=row.latency_ms,
                 interval_s=intervals.get(row.monitor_id, 0),
             )
-    for res in Resolution:
-        if res in open_buckets:
-            close(res)
-        flush(res)
