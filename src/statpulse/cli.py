@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from statpulse import __version__
+from statpulse.archive.cli import archive_app
 from statpulse.logging import configure as configure_logging
 from statpulse.model import Scope, utcnow
 from statpulse.security import apikeys
@@ -35,6 +36,7 @@ apikey_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
 report_app = typer.Typer(help="Reports from the stored results.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+app.add_typer(archive_app, name="archive")
 
 console = Console(stderr=True)
 
@@ -222,6 +224,42 @@ def report_sla(
     else:
         output.write_text(text[0], encoding="utf-8")
         console.print(f"wrote {output}")
+
+
+@app.command()
+def retention(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Run retention once: partitions ahead, expired raw days archived and dropped, old rollups
+    deleted (``statpulse serve`` does this every retention_interval_s)."""
+    from statpulse.archive.target import ArchiveError
+    from statpulse.engine.retention import RetentionPolicy, archive_target, run_retention
+
+    settings = _settings(config, db=db, data_dir=data_dir)
+    try:
+        policy = RetentionPolicy.from_settings(settings)
+        archive = archive_target(settings)
+    except (ValueError, ArchiveError) as exc:
+        _fail(str(exc))
+
+    async def run() -> None:
+        store = await open_store(settings.database_url)
+        try:
+            report = await run_retention(store, policy, archive, utcnow())
+        finally:
+            await store.close()
+        for day in report.partitions_created:
+            console.print(f"partition created for {day}")
+        for day, rows, path in report.expired:
+            console.print(
+                f"{day}: {rows} raw results expired" + (f", archived to {path}" if path else "")
+            )
+        for table, count in report.rollups_deleted.items():
+            console.print(f"{table}: {count} rows deleted")
+
+    _run_db(run())
 
 
 @app.command()

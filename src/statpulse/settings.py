@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -90,6 +90,15 @@ class Settings(BaseSettings):
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         EgressPolicy.guarded(deny=value)  # raises ValueError naming the bad entry
+        return value
+
+    @field_validator("retention_day_days")
+    @classmethod
+    def _day_rollups_outlive_raw(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # Expiring a raw day finds its monitors through the day's rollups.
+        raw = info.data.get("retention_raw_days")
+        if value is not None and raw is not None and value < raw:
+            raise ValueError("must be at least retention_raw_days")
         return value
 
     def egress_policy(self) -> EgressPolicy:

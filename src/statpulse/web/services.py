@@ -1,6 +1,7 @@
 """The background services of one StatPulse process, owned by the app's lifespan.
 
-Start order: store (migrated) -> bus -> evaluator -> embedded runner -> heartbeat sweeper. Stop
+Start order: store (migrated) -> bus -> evaluator -> embedded runner -> heartbeat sweeper ->
+retention (partitions ahead, expiry, archive; ``engine/retention.py``). Stop
 order is the reverse, so every result a runner produced is stored and evaluated before the store
 closes. ``clock`` (default: the system's UTC clock) is shared by the evaluator and the heartbeats.
 """
@@ -22,6 +23,7 @@ from statpulse.engine.assignments import StoreAssignments
 from statpulse.engine.evaluator import Evaluator
 from statpulse.engine.heartbeats import Heartbeats
 from statpulse.engine.ingest import Ingest
+from statpulse.engine.retention import RetentionJob, RetentionPolicy, archive_target
 from statpulse.metrics import Metrics
 from statpulse.model import utcnow
 from statpulse.runner.agent import Runner
@@ -43,6 +45,7 @@ class Services:
     evaluator: Evaluator
     runner: Runner | None
     heartbeats: Heartbeats
+    retention: RetentionJob
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _evaluator_task: asyncio.Task[None] | None = None
 
@@ -55,6 +58,13 @@ class Services:
         ingest = Ingest(store, bus, metrics)
         evaluator = Evaluator(store, bus, live, metrics, clock=clock)
         heartbeats = Heartbeats(store, ingest.accept, clock)
+        retention = RetentionJob(
+            store,
+            RetentionPolicy.from_settings(settings),
+            archive_target(settings),
+            settings.retention_interval_s,
+            clock,
+        )
         runner = None
         if settings.embedded_runner:
             runner = Runner(
@@ -68,11 +78,14 @@ class Services:
                 flush_interval_s=settings.result_flush_ms / 1000,
                 egress=settings.egress_policy(),
             )
-        services = cls(settings, store, metrics, bus, live, ingest, evaluator, runner, heartbeats)
+        services = cls(
+            settings, store, metrics, bus, live, ingest, evaluator, runner, heartbeats, retention
+        )
         services._evaluator_task = asyncio.create_task(evaluator.run(), name="evaluator")
         if runner is not None:
             await runner.start()
         await heartbeats.start()
+        await retention.start()
         log.info("services started", db=_redacted(settings.database_url), region=settings.region)
         return services
 
@@ -83,6 +96,7 @@ class Services:
 
     async def stop(self) -> None:
         self.stopping.set()
+        await self.retention.stop()
         await self.heartbeats.stop()
         if self.runner is not None:
             await self.runner.stop()
