@@ -83,6 +83,30 @@ class Settings(BaseSettings):
     archive_secret_key: SecretStr | None = Field(
         default=None, description="S3 secret key of archive_url (else AWS_SECRET_ACCESS_KEY)."
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://... : the result bus (Redis Streams) and live updates (pub/sub) "
+        "go through Redis, so several engine processes share the work (none: in-process).",
+    )
+    workers: int = Field(default=1, ge=1, le=64, description="Engine worker processes.")
+    runner_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Port of the mutual-TLS runner API (none: off)."
+    )
+    pki_dir: Path | None = Field(
+        default=None, description="Directory of `statpulse pki` (CA, server certificate, CRL)."
+    )
+    pgbouncer: bool = Field(
+        default=False,
+        description="The PostgreSQL URL points at PgBouncer in transaction pooling mode: no "
+        "server-side prepared statements are kept across transactions.",
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Master key wrapping the data keys of stored secrets (base64 of 32 bytes).",
+    )
+    master_key_file: Path | None = Field(
+        default=None, description="File holding master_key (used when master_key is not set)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
 
