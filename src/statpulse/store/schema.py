@@ -295,6 +295,14 @@ incidents = sa.Table(
     _created(),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Index(None, "org_id", "started_at"),
+    # One open incident per monitor: the database, not the code, keeps a second draft out.
+    sa.Index(
+        "ix_incidents_monitor_id_open",
+        "monitor_id",
+        unique=True,
+        postgresql_where=sa.text("resolved_at IS NULL"),
+        sqlite_where=sa.text("resolved_at IS NULL"),
+    ),
 )
 
 incident_updates = sa.Table(
@@ -351,4 +359,18 @@ slos = sa.Table(
     _created(),
     sa.CheckConstraint("(monitor_id IS NULL) <> (component_id IS NULL)", name="one_target"),
     sa.Index(None, "org_id", "created_at"),
+)
+
+# The last health report of each remote runner (a runner is its certificate: region + serial).
+runner_health = sa.Table(
+    "runner_health",
+    metadata,
+    sa.Column("region", sa.String(64), primary_key=True),
+    sa.Column("runner", sa.String(128), primary_key=True),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("clock_offset_ms", sa.Float(), nullable=True),
+    sa.Column("spool_depth", sa.Integer(), nullable=False),
+    sa.Column("spool_full", sa.Boolean(), nullable=False),
+    sa.Column("lateness_p99_ms", sa.Float(), nullable=True),
+    sa.Column("last_seen_at", UTCDateTime(), nullable=False),
 )
