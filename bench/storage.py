@@ -10,7 +10,7 @@ end, like tests/conftest.py does, and a temporary SQLite file), migrated by the 
    up to now, through the production ingest ``SqlStore.add_results`` in batches of
    ``--seed-batch`` (COPY on PostgreSQL, executemany on SQLite), so the raw rows and the rollups
    (minute, hour, day) are exactly what production would hold;
-2. prints the row counts and the database size (retention/archive is not implemented yet);
+2. prints the row counts and the database size;
 3. times the D-day stats of one monitor as GET /api/v1/monitors/{id}/stats computes them
    (``rollup_query.plan`` -> ``store.range_rollups`` -> ``summarize_rollups``) and, in the same
    run, from raw rows (``store.latency_samples`` -> ``stats.summarize_by_region``): p50/p99 over
@@ -21,7 +21,10 @@ end, like tests/conftest.py does, and a temporary SQLite file), migrated by the 
    the engine, so it is the production SQL with its parameters);
 6. measures ingest rows/s of ``add_results`` (rollup maintenance included) through COPY and
    through executemany (PostgreSQL; SQLite has executemany only) at several batch sizes, on
-   fresh monitors, the two paths alternating batch by batch.
+   fresh monitors, the two paths alternating batch by batch;
+7. runs retention once (``engine/retention.run_retention``, raw results kept ``--raw-days``):
+   each older UTC day exported to Parquet in a temporary directory, then dropped (a partition on
+   PostgreSQL, rows on SQLite); prints its time, the archive's size and the sizes after.
 
 Defaults: 2 monitors x 2 regions x 90 days at 10 s (3.1 M results per database). `--quick` seeds
 2 monitors x 1 region x 90 days at 60 s (the rollup reads are as large: one day, hour and minute
@@ -54,6 +57,8 @@ import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from statpulse.archive.target import ArchiveTarget
+from statpulse.engine.retention import RetentionPolicy, run_retention
 from statpulse.engine.rollup_query import plan, summarize_rollups
 from statpulse.engine.stats import Stats, summarize_by_region
 from statpulse.model import CheckResult, MonitorConfig, new_id
@@ -230,11 +235,17 @@ async def db_size(store: SqlStore, path: Path | None) -> dict[str, int]:
                     await conn.execute(sa.text("SELECT pg_database_size(current_database())"))
                 ).scalar_one()
             )
-            for name in tables:
-                q = sa.text("SELECT pg_total_relation_size(CAST(:t AS regclass))")
+            for name in tables:  # a partitioned table's size is that of its partitions
+                q = sa.text(
+                    "SELECT coalesce(sum(pg_total_relation_size(relid)), 0) "
+                    "FROM pg_partition_tree(CAST(:t AS regclass))"
+                )
                 sizes[name] = int((await conn.execute(q, {"t": name})).scalar_one())
             return sizes
         await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = (await conn.exec_driver_sql("PRAGMA page_size")).scalar_one()
+        free = (await conn.exec_driver_sql("PRAGMA freelist_count")).scalar_one()
+        sizes["free"] = int(page) * int(free)  # deleted rows' pages: reused, the file keeps them
     assert path is not None
     sizes["database"] = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
     # dbstat is not compiled into every SQLite: then the per-table sizes are left out.
@@ -352,7 +363,33 @@ async def run_database(
 
         # 5. Ingest rate of each path, alternating, on fresh monitors and recent times.
         out["ingest"] = await ingest_rates(store, org.id, regions, args, rng, say, kind)
-        out["retention"] = "not implemented yet"
+
+        # 6. Retention: raw days older than --raw-days exported to Parquet, then dropped.
+        with tempfile.TemporaryDirectory(prefix="statpulse-archive-") as archive_dir:
+            archive = ArchiveTarget.from_url(archive_dir)
+            policy = RetentionPolicy(raw_days=args.raw_days)
+            say(f"{kind}: retention, raw results kept {args.raw_days} days, archive {archive_dir}")
+            t0 = time.perf_counter()
+            report = await run_retention(store, policy, archive, datetime.now(UTC))
+            retention_s = time.perf_counter() - t0
+            if store.dialect == "postgresql":
+                await pg_admin(asyncpg_dsn(url), "VACUUM ANALYZE")
+            expired_rows = sum(n for _, n, _ in report.expired)
+            archive_bytes = sum(e["archive_bytes"] or 0 for e in await store.expired_days())
+            out["retention"] = {
+                "days_expired": len(report.expired),
+                "rows_expired": expired_rows,
+                "seconds": retention_s,
+                "rows_per_s": expired_rows / retention_s if retention_s else None,
+                "archive_bytes": archive_bytes,
+                "rollups_deleted": report.rollups_deleted,
+            }
+            out["rows_after"] = await row_counts(store)
+            out["size_after"] = await db_size(store, path)
+            say(
+                f"{kind}: {len(report.expired)} days, {expired_rows:,} rows archived and dropped "
+                f"in {retention_s:.1f} s; archive {archive_bytes / 1e6:.1f} MB"
+            )
     finally:
         await store.close()
     return out
@@ -487,11 +524,27 @@ def print_report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -
                 f"ingest rows/s, {path}, batch {size:,}",
                 lambda r, p=path, s=size: fmt(r["ingest"].get(p, {}).get(s), 0),
             )
-    for part in ("database", "check_results", "rollups_minute", "rollups_hour", "rollups_day"):
-        row(f"size {part}", lambda r, p=part: mb(r["size_before"].get(p)))
-    row("size after retention/archive", lambda r: "not implemented yet")
+    row(
+        f"retention ({args.raw_days} days raw): days, rows archived+dropped",
+        lambda r: f"{r['retention']['days_expired']}, {r['retention']['rows_expired']:,}",
+    )
+    row(
+        "retention seconds (rows/s)",
+        lambda r: f"{fmt(r['retention']['seconds'], 1)} ({fmt(r['retention']['rows_per_s'], 0)})",
+    )
+    row("Parquet archive", lambda r: mb(r["retention"]["archive_bytes"]))
+    row("rows check_results after retention", lambda r: f"{r['rows_after']['check_results']:,}")
+    parts = ("database", "free", "check_results", "rollups_minute", "rollups_hour", "rollups_day")
+    for part in parts:
+        row(
+            f"size {part} before / after retention",
+            lambda r, p=part: f"{mb(r['size_before'].get(p))} / {mb(r['size_after'].get(p))}",
+        )
     console.print(table)
-    console.print("retention/archive: not implemented yet (sizes above are before it)")
+    console.print(
+        "SQLite keeps the pages of deleted rows in its file ('free', reused by later writes); "
+        "PostgreSQL drops whole day partitions."
+    )
     console.print(
         f"Stats: {args.repeat} timed calls from rollups, {args.raw_repeat} from raw rows "
         "(after one warm-up each); ingest: add_results with rollup maintenance, the paths "
@@ -535,7 +588,10 @@ def summary(
             for path, by_size in r["ingest"].items()
         }
         out[f"{prefix}_size_bytes"] = r["size_before"]
-    out["retention_archive"] = "not implemented yet"
+        out[f"{prefix}_size_after_retention_bytes"] = r["size_after"]
+        out[f"{prefix}_retention"] = {
+            k: (r3(v) if isinstance(v, float) else v) for k, v in r["retention"].items()
+        }
     out["seeded"] = {
         "monitors": args.monitors,
         "regions": args.regions,
@@ -614,6 +670,7 @@ def main() -> None:
         default=500,
         help="batch size of copy/executemany_rows_per_s in the JSON",
     )
+    parser.add_argument("--raw-days", type=int, default=30, help="raw retention (days)")
     parser.add_argument("--databases", default="postgresql,sqlite")
     parser.add_argument("--pg", default=os.environ.get("STATPULSE_BENCH_POSTGRES_URL", DEFAULT_PG))
     args = parser.parse_args()

@@ -66,16 +66,16 @@ def _cover(
 
 def stats_of(rollup: Rollup, downtime_s: float | None = None) -> Stats:
     """Stats of one rollup; ``downtime_s`` defaults to the rollup's own (None without checks)."""
-    sketch = rollup.sketch
     if downtime_s is None and rollup.checks:
         downtime_s = float(rollup.down_s)
+    p50, p95, p99 = rollup.sketch.quantiles((0.50, 0.95, 0.99))
     return Stats(
         checks=rollup.checks,
         ok=rollup.ok,
         uptime_pct=(100.0 * rollup.ok / rollup.checks) if rollup.checks else None,
-        p50_ms=sketch.quantile(0.50),
-        p95_ms=sketch.quantile(0.95),
-        p99_ms=sketch.quantile(0.99),
+        p50_ms=p50,
+        p95_ms=p95,
+        p99_ms=p99,
         downtime_s=downtime_s,
     )
 

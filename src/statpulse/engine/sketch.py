@@ -39,13 +39,19 @@ Encoding (version 1; varints are unsigned LEB128 in minimal form)::
 A minute of 6 probes takes 30-40 bytes, a day of 1-minute probes ~0.5 KB.
 :meth:`LatencySketch.from_bytes` accepts only this canonical form (min/max in the lowest/highest
 bucket, sum consistent with them, no trailing bytes) and raises ``ValueError`` on anything else.
+Reads of long ranges merge hundreds of stored sketches: :meth:`LatencySketch.merged_from_bytes`
+decodes them straight into one (no sketch per blob), and :class:`MergedSketchCache` keeps such
+merges of blobs that are read again unchanged (keyed by their bytes).
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Iterator
+from itertools import accumulate, compress
 
 ALPHA = 0.01
 GAMMA = (1 + ALPHA) / (1 - ALPHA)
@@ -54,6 +60,8 @@ MAX_INDEX = 666  # bucket of 600,000 ms (10 minutes); everything larger is count
 VERSION = 1
 _INV_LOG_GAMMA = 1 / math.log(GAMMA)
 _MIN_MAX = struct.Struct("<dd")
+_SIZE = MAX_INDEX - MIN_INDEX + 1  # number of buckets
+_HIGH_BYTES = bytes(range(0x80, 0x100))  # continuation bytes of a varint
 
 
 def bucket_index(ms: float) -> int:
@@ -116,8 +124,12 @@ class LatencySketch:
     def merge(self, other: LatencySketch) -> None:
         """Add all of ``other``'s values to this sketch, in place (``other`` is unchanged)."""
         buckets = self._buckets
-        for index, count in list(other._buckets.items()):
-            buckets[index] = buckets.get(index, 0) + count
+        if not buckets:
+            buckets.update(other._buckets)
+        else:
+            get = buckets.get
+            for index, count in list(other._buckets.items()):
+                buckets[index] = get(index, 0) + count
         self._count += other._count
         self._min = min(self._min, other._min)
         self._max = max(self._max, other._max)
@@ -154,30 +166,45 @@ class LatencySketch:
     def quantile(self, q: float) -> float | None:
         """The q-quantile (``0 <= q <= 1``, else ValueError) by the module's rank rule, within
         1 % relative error of the exact one for in-range values; None when empty."""
-        if not 0 <= q <= 1:
-            raise ValueError(f"quantile out of range: {q!r}")
+        return self.quantiles((q,))[0]
+
+    def quantiles(self, qs: Iterable[float]) -> list[float | None]:
+        """``[self.quantile(q) for q in qs]``, the buckets walked once for all of them."""
+        qs = list(qs)
+        for q in qs:
+            if not 0 <= q <= 1:
+                raise ValueError(f"quantile out of range: {q!r}")
         n = self._count
         if n == 0:
-            return None
-        rank = q * (n - 1)
-        low = math.floor(rank)
-        high = min(low + 1, n - 1)
-        low_value = self._value_at(low)
-        high_value = low_value if high == low else self._value_at(high)
-        return low_value + (high_value - low_value) * (rank - low)
+            return [None for _ in qs]
+        ranks = []
+        for q in qs:
+            rank = q * (n - 1)
+            low = math.floor(rank)
+            ranks.append((rank, low, min(low + 1, n - 1)))
+        values = self._values_at({k for _, low, high in ranks for k in (low, high)})
+        out: list[float | None] = []
+        for rank, low, high in ranks:
+            low_value = values[low]
+            high_value = low_value if high == low else values[high]
+            out.append(low_value + (high_value - low_value) * (rank - low))
+        return out
 
-    def _value_at(self, k: int) -> float:
-        """The estimate of the k-th smallest value (0-based, ``k < count``)."""
-        if k == 0:
-            return self._min
-        if k == self._count - 1:
-            return self._max
+    def _values_at(self, ks: set[int]) -> dict[int, float]:
+        """The estimate of the k-th smallest value (0-based, ``k < count``) for each k in ``ks``:
+        exactly min for k = 0, max for k = count - 1, else its bucket's clamped into them."""
+        values = {k: self._min for k in ks if k == 0}
+        values.update({k: self._max for k in ks if k == self._count - 1})
+        pending = sorted(ks - values.keys(), reverse=True)  # smallest last
         seen = 0
-        for index in sorted(self._buckets):
-            seen += self._buckets[index]
-            if seen > k:
-                return min(self._max, max(self._min, bucket_value(index)))
-        raise AssertionError("unreachable: k < count")  # pragma: no cover
+        buckets = self._buckets
+        for index in sorted(buckets):
+            if not pending:
+                break
+            seen += buckets[index]
+            while pending and seen > pending[-1]:
+                values[pending.pop()] = min(self._max, max(self._min, bucket_value(index)))
+        return values
 
     def to_bytes(self) -> bytes:
         """The canonical version-1 encoding (see the module docstring)."""
@@ -197,53 +224,46 @@ class LatencySketch:
     @classmethod
     def from_bytes(cls, data: bytes) -> LatencySketch:
         """Decode :meth:`to_bytes` output; ValueError on any other input."""
-        if not data or data[0] != VERSION:
-            raise ValueError("not a version-1 latency sketch")
-        n, pos = _get_varint(data, 1)
+        if len(data) > 64:  # a list of every bucket's count, as merged_from_bytes
+            return cls.merged_from_bytes((data,))
+        counts: defaultdict[int, int] = defaultdict(int)  # a few buckets: cheaper than the list
+        total, low, high, sum_us, _, _ = _decode_into(data, counts)
         sketch = cls()
-        if n == 0:
-            if pos != len(data):
-                raise ValueError("trailing bytes after sketch")
-            return sketch
-        if n > MAX_INDEX - MIN_INDEX + 1 or pos + _MIN_MAX.size > len(data):
-            raise ValueError("corrupt sketch header")
-        low, high = _MIN_MAX.unpack_from(data, pos)
-        if not (0 <= low <= high < math.inf) or math.copysign(1, low) < 0:
-            raise ValueError(f"corrupt sketch min/max: {low!r}, {high!r}")
-        sum_us, pos = _get_varint(data, pos + _MIN_MAX.size)
-        index = MIN_INDEX
-        buckets = sketch._buckets
-        total = 0
-        try:
-            for i in range(n):
-                # Inline fast path: most deltas and counts are one-byte varints (rollups merge
-                # stored sketches at every ingest, so decoding is on the hot path).
-                delta = data[pos]
-                if delta < 0x80:
-                    pos += 1
-                else:
-                    delta, pos = _get_varint(data, pos)
-                count = data[pos]
-                if count < 0x80:
-                    pos += 1
-                else:
-                    count, pos = _get_varint(data, pos)
-                index += delta
-                if (i and delta == 0) or count == 0 or index > MAX_INDEX:
-                    raise ValueError("corrupt sketch bucket")
-                buckets[index] = count
-                total += count
-        except IndexError:
-            raise ValueError("truncated sketch") from None
-        sketch._count = total
-        if pos != len(data):
-            raise ValueError("trailing bytes after sketch")
-        sketch._min, sketch._max, sketch._sum_us = low, high, sum_us
-        indexes = sketch._buckets.keys()
-        if bucket_index(low) != min(indexes) or bucket_index(high) != max(indexes):
-            raise ValueError("sketch min/max outside its buckets")
-        if not round(low * 1000) * sketch._count <= sum_us <= round(high * 1000) * sketch._count:
-            raise ValueError("sketch sum inconsistent with min/max")
+        if total:
+            sketch._buckets = {offset + MIN_INDEX: count for offset, count in counts.items()}
+            sketch._count, sketch._min, sketch._max, sketch._sum_us = total, low, high, sum_us
+        return sketch
+
+    @classmethod
+    def merged_from_bytes(cls, blobs: Iterable[bytes]) -> LatencySketch:
+        """The merge of the sketches encoded in ``blobs``, equal to merging their
+        :meth:`from_bytes` one by one (ValueError if any is not canonical), without building
+        them: every blob's buckets are added straight into one list of counts."""
+        counts = [0] * _SIZE
+        total = sum_us = 0
+        low = math.inf
+        high = -math.inf
+        first = _SIZE
+        last = -1
+        for data in blobs:
+            n, b_low, b_high, b_sum_us, b_first, b_last = _decode_into(data, counts)
+            if n:
+                total += n
+                sum_us += b_sum_us
+                if b_low < low:
+                    low = b_low
+                if b_high > high:
+                    high = b_high
+                if b_first < first:
+                    first = b_first
+                if b_last > last:
+                    last = b_last
+        sketch = cls()
+        if total:
+            used = counts[first : last + 1]
+            indexes = range(first + MIN_INDEX, last + MIN_INDEX + 1)
+            sketch._buckets = dict(compress(zip(indexes, used, strict=True), used))
+            sketch._count, sketch._min, sketch._max, sketch._sum_us = total, low, high, sum_us
         return sketch
 
     def _key(self) -> tuple[dict[int, int], float, float, int]:
@@ -258,11 +278,172 @@ class LatencySketch:
         return f"LatencySketch(count={self.count}, min={self.min}, max={self.max})"
 
 
+class MergedSketchCache:
+    """A bounded LRU of :meth:`LatencySketch.merged_from_bytes` results, keyed by the exact
+    tuple of encodings merged.
+
+    A hit needs every blob equal, byte for byte and in the same order, to those merged before:
+    the answer is then the same by construction, so nothing ever needs invalidating (a rollup
+    row changed by a late result is another key; the stale entry ages out). Made for blobs that
+    are read again and again unchanged, such as a monitor's closed day rollups. Bounded by an
+    estimate of the memory its entries hold (the key's blobs and the merged sketch, see
+    :func:`_entry_size`), least recently used first out; an entry larger than the whole budget
+    is merged but not kept. Thread-safe.
+    """
+
+    __slots__ = ("_entries", "_lock", "_max_bytes", "_size")
+
+    def __init__(self, max_bytes: int = 8 << 20) -> None:
+        self._entries: OrderedDict[tuple[bytes, ...], tuple[LatencySketch, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max_bytes = max_bytes
+        self._size = 0
+
+    def merge_into(self, target: LatencySketch, blobs: tuple[bytes, ...]) -> None:
+        """``target.merge(LatencySketch.merged_from_bytes(blobs))``, from the cache when it can
+        (ValueError as ``merged_from_bytes``; nothing is cached then). The cached sketch itself
+        is never handed out."""
+        with self._lock:
+            entry = self._entries.get(blobs)
+            if entry is not None:
+                self._entries.move_to_end(blobs)
+        if entry is None:
+            merged = LatencySketch.merged_from_bytes(blobs)  # outside the lock
+            entry = merged, _entry_size(blobs, merged)
+            if entry[1] <= self._max_bytes:
+                with self._lock:
+                    if blobs not in self._entries:
+                        self._entries[blobs] = entry
+                        self._size += entry[1]
+                        while self._size > self._max_bytes:
+                            self._size -= self._entries.popitem(last=False)[1][1]
+        target.merge(entry[0])
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _entry_size(blobs: tuple[bytes, ...], sketch: LatencySketch) -> int:
+    """Roughly the bytes a cache entry holds (CPython, 64-bit): each blob with its object header
+    and tuple slot, each bucket as a dict entry and an int, and the rest."""
+    return sum(map(len, blobs)) + 48 * len(blobs) + 80 * len(sketch._buckets) + 400
+
+
 def _put_varint(out: bytearray, value: int) -> None:
     while value > 0x7F:
         out.append(value & 0x7F | 0x80)
         value >>= 7
     out.append(value)
+
+
+def _decode_into(
+    data: bytes, counts: list[int] | defaultdict[int, int]
+) -> tuple[int, float, float, int, int, int]:
+    """Add the buckets of the canonical encoding ``data`` to ``counts`` (by offset
+    ``index - MIN_INDEX``: a list of ``_SIZE`` counts, or a defaultdict) and return its count,
+    min, max, sum in µs and first and last bucket offsets; count 0 (nothing added) when empty.
+
+    ValueError on any input :meth:`LatencySketch.to_bytes` cannot produce (as the original
+    byte-by-byte decoder), possibly after some of its buckets were added. Checked before the
+    bucket loop, on the bytes: exactly ``2 n`` complete varints, and no zero byte after the
+    first (a zero byte ends a varint: one of value 0, only allowed as the first delta, or a
+    non-minimal one). The loop then reads varints without bounds or value checks; an index past
+    ``MAX_INDEX`` fails on the list's bounds, or on the last offset's check for a defaultdict
+    (offsets only grow).
+    """
+    try:
+        if data[0] != VERSION:
+            raise ValueError("not a version-1 latency sketch")
+        n = data[1]
+        pos = 2
+        if n > 0x7F:
+            n, pos = _get_varint(data, 1)
+        if n == 0:
+            if pos != len(data):
+                raise ValueError("trailing bytes after sketch")
+            return 0, math.inf, -math.inf, 0, _SIZE, -1
+        low, high = _MIN_MAX.unpack_from(data, pos)
+        pos += _MIN_MAX.size
+        byte = data[pos]  # sum_us, a varint (inline: short blobs are common)
+        sum_us = byte & 0x7F
+        shift = 7
+        while byte > 0x7F:
+            pos += 1
+            byte = data[pos]
+            sum_us |= (byte & 0x7F) << shift
+            shift += 7
+    except (IndexError, struct.error):
+        raise ValueError("truncated sketch") from None
+    # high * 1000 finite: the sum check below rounds it (no sketch holds larger values: add
+    # rounds each one to the µs).
+    if not (0 <= low <= high and high * 1000 < math.inf) or (
+        low == 0 and math.copysign(1, low) < 0
+    ):
+        raise ValueError(f"corrupt sketch min/max: {low!r}, {high!r}")
+    if n > _SIZE:
+        raise ValueError("corrupt sketch header")
+    body = data[pos + 1 :]
+    if len(body.translate(None, _HIGH_BYTES)) != 2 * n or body[-1] > 0x7F:
+        raise ValueError("truncated sketch or trailing bytes after it")
+    if (byte == 0 and shift > 7) or body.find(0, 1) >= 0:
+        raise ValueError("corrupt sketch (zero delta or count, or non-minimal varint)")
+    try:
+        first = body[0]
+        if first < 0x80:
+            rest = body[1:]  # count, then (delta, count) pairs
+        else:  # 2 bytes; a longer one is too large and fails on counts's bounds below
+            first = (first & 0x7F) | body[1] << 7
+            rest = body[2:]
+        if rest.isascii():  # one-byte varints only (small counts): no varint decoding
+            last = first
+            for last, count in zip(accumulate(rest[1::2], initial=first), rest[::2], strict=True):
+                counts[last] += count
+            total = sum(rest[::2])
+        else:
+            last = total = 0
+            it = iter(body)
+            for delta in it:
+                if delta > 0x7F:  # inline 2-byte varints (counts of 128 to 16383 are common)
+                    delta = (delta & 0x7F) | next(it) << 7
+                    if delta > 0x3FFF:
+                        delta = _varint_rest(delta, it)
+                last += delta
+                count = next(it)
+                if count > 0x7F:
+                    count = (count & 0x7F) | next(it) << 7
+                    if count > 0x3FFF:
+                        count = _varint_rest(count, it)
+                counts[last] += count
+                total += count
+    except IndexError:  # past the end of a list of counts
+        raise ValueError("corrupt sketch bucket index") from None
+    if last >= _SIZE:  # past MAX_INDEX, in a mapping of counts
+        raise ValueError("corrupt sketch bucket index")
+    # bucket_index(low) and bucket_index(high), inlined (hot path): each must be its end bucket.
+    index = math.ceil(math.log(low) * _INV_LOG_GAMMA) if low > 0 else MIN_INDEX
+    index = MIN_INDEX if index < MIN_INDEX else MAX_INDEX if index > MAX_INDEX else index
+    if index - MIN_INDEX != first:
+        raise ValueError("sketch min outside its lowest bucket")
+    index = math.ceil(math.log(high) * _INV_LOG_GAMMA) if high > 0 else MIN_INDEX
+    index = MIN_INDEX if index < MIN_INDEX else MAX_INDEX if index > MAX_INDEX else index
+    if index - MIN_INDEX != last:
+        raise ValueError("sketch max outside its highest bucket")
+    if not round(low * 1000) * total <= sum_us <= round(high * 1000) * total:
+        raise ValueError("sketch sum inconsistent with min/max")
+    return total, low, high, sum_us, first, last
+
+
+def _varint_rest(value: int, it: Iterator[int]) -> int:
+    """A varint of 3 bytes or more: ``value`` holds its first two bytes' bits (with the second
+    one's continuation bit, 0x4000); reads the rest from ``it``."""
+    value &= 0x3FFF
+    shift = 14
+    for byte in it:
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value
+        shift += 7
+    raise ValueError("truncated sketch")  # pragma: no cover (checked before decoding)
 
 
 def _get_varint(data: bytes, pos: int) -> tuple[int, int]:

@@ -14,6 +14,7 @@ concurrent ingesters lock rows in one global order and cannot deadlock on each o
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from statpulse.engine.rollup_query import Span
 from statpulse.engine.rollups import Resolution, Rollup, floor_to
-from statpulse.engine.sketch import LatencySketch
+from statpulse.engine.sketch import LatencySketch, MergedSketchCache
 from statpulse.model import CheckResult, DayUptime
 from statpulse.store import schema as t
 from statpulse.store.dialect import upsert_adding, utc_day
@@ -41,6 +42,7 @@ ROLLUP_TABLES: dict[Resolution, sa.Table] = {
 _KEYS = ["monitor_id", "bucket_start", "region"]
 _SUMS = ["checks", "ok", "degraded", "down_s"]
 _r = t.check_results.c
+_DAY = Resolution.DAY.value
 
 Key = tuple[uuid.UUID, datetime, str]
 
@@ -54,18 +56,80 @@ async def _intervals(
     return {row.id: row.interval_s for row in await conn.execute(query)}
 
 
-def _rollup_row(row: sa.Row[Any]) -> Rollup:
-    return Rollup(
-        checks=row.checks,
-        ok=row.ok,
-        degraded=row.degraded,
-        down_s=row.down_s,
-        sketch=LatencySketch.from_bytes(row.sketch),
-    )
+_DAY_SKETCHES = MergedSketchCache()
+"""Merged sketches of the day rows of recent range reads, per region: a monitor's closed days are
+read unchanged by every stats query until a late result changes one (the cache is keyed by the
+rows' exact bytes, so it never answers differently from decoding them)."""
+
+
+def _merged_rows(rows: Iterable[Sequence[Any]]) -> dict[str, Rollup]:
+    """Per region, the merge of rollup rows ``(region, resolution, checks, ok, degraded, down_s,
+    sketch)``, read once (no row is kept): the sketches are decoded straight into one per region
+    (``LatencySketch.merged_from_bytes``), the day rows' through :data:`_DAY_SKETCHES`."""
+    sums: dict[str, list[int]] = {}
+    days: dict[str, list[bytes]] = defaultdict(list)
+    others: dict[str, list[bytes]] = defaultdict(list)
+    for region, resolution, checks, ok, degraded, down_s, sketch in rows:
+        total = sums.get(region)
+        if total is None:
+            total = sums[region] = [0, 0, 0, 0]
+        total[0] += checks
+        total[1] += ok
+        total[2] += degraded
+        total[3] += down_s
+        (days if resolution == _DAY else others)[region].append(sketch)
+    merged = {}
+    for region, (checks, ok, degraded, down_s) in sums.items():
+        sketch = LatencySketch.merged_from_bytes(others[region])
+        if days[region]:
+            _DAY_SKETCHES.merge_into(sketch, tuple(days[region]))
+        merged[region] = Rollup(
+            checks=checks, ok=ok, degraded=degraded, down_s=down_s, sketch=sketch
+        )
+    return merged
 
 
 def _union(selects: list[sa.Select[Any]]) -> sa.Executable:
     return selects[0] if len(selects) == 1 else sa.union_all(*selects)
+
+
+@functools.lru_cache(maxsize=64)  # plan() makes a few dozen shapes at most
+def _range_queries(
+    sources: tuple[Resolution | None, ...],
+) -> tuple[sa.Executable | None, sa.Executable | None]:
+    """The rollup and raw queries of a plan whose spans have ``sources``, built once per shape
+    (parameters ``monitor_id``, ``start_<i>`` and ``end_<i>`` for span i); None when no span
+    reads that side.
+
+    One SELECT per span, as a UNION ALL: each is a range scan of the primary key (or of the
+    results' (monitor_id, started_at) index). SQLite does not use the index for the bounds in
+    ``monitor_id = ? AND (range OR range)``: it scans all the monitor's rows. Each rollup row
+    carries its span's resolution (``res``) so the day rows can be told apart.
+    """
+    monitor_id: sa.BindParameter[Any] = sa.bindparam("monitor_id")
+    rollup_selects = []
+    raw_selects = []
+    for i, source in enumerate(sources):
+        start: sa.BindParameter[Any] = sa.bindparam(f"start_{i}")
+        end: sa.BindParameter[Any] = sa.bindparam(f"end_{i}")
+        if source is None:
+            raw_selects.append(
+                sa.select(_r.region, _r.ok, _r.degraded, _r.latency_ms).where(
+                    _r.monitor_id == monitor_id, _r.started_at >= start, _r.started_at < end
+                )
+            )
+        else:
+            c = ROLLUP_TABLES[source].c
+            resolution = sa.literal_column(str(source.value), sa.Integer).label("res")
+            rollup_selects.append(
+                sa.select(
+                    c.region, resolution, c.checks, c.ok, c.degraded, c.down_s, c.sketch
+                ).where(c.monitor_id == monitor_id, c.bucket_start >= start, c.bucket_start < end)
+            )
+    return (
+        _union(rollup_selects) if rollup_selects else None,
+        _union(raw_selects) if raw_selects else None,
+    )
 
 
 class RollupsMixin(SqlBase):
@@ -139,37 +203,22 @@ class RollupsMixin(SqlBase):
     async def range_rollups(
         self, monitor_id: uuid.UUID, spans: Sequence[Span]
     ) -> dict[str, Rollup]:
-        # One SELECT per span, as a UNION ALL: each is a range scan of the primary key (or of
-        # the results' (monitor_id, started_at) index). SQLite does not use the index for the
-        # bounds in ``monitor_id = ? AND (range OR range)``: it scans all the monitor's rows.
-        rollup_selects = []
-        raw_selects = []
-        for span in spans:
-            if span.source is None:
-                raw_selects.append(
-                    sa.select(_r.region, _r.ok, _r.degraded, _r.latency_ms).where(
-                        _r.monitor_id == monitor_id,
-                        _r.started_at >= span.start,
-                        _r.started_at < span.end,
-                    )
-                )
-            else:
-                c = ROLLUP_TABLES[span.source].c
-                rollup_selects.append(
-                    sa.select(c.region, c.checks, c.ok, c.degraded, c.down_s, c.sketch).where(
-                        c.monitor_id == monitor_id,
-                        c.bucket_start >= span.start,
-                        c.bucket_start < span.end,
-                    )
-                )
+        rollup_query, raw_query = _range_queries(tuple(span.source for span in spans))
+        params: dict[str, Any] = {"monitor_id": monitor_id}
+        for i, span in enumerate(spans):
+            params[f"start_{i}"] = span.start
+            params[f"end_{i}"] = span.end
         rollups: dict[str, Rollup] = defaultdict(Rollup)
         async with self._engine.connect() as conn:
-            if rollup_selects:
-                for row in await conn.execute(_union(rollup_selects)):
-                    rollups[row.region].merge(_rollup_row(row))
-            if raw_selects:
-                interval_s = (await _intervals(conn, [monitor_id])).get(monitor_id, 0)
-                for row in await conn.execute(_union(raw_selects)):
+            if rollup_query is not None:
+                rollups.update(_merged_rows(await conn.execute(rollup_query, params)))
+            if raw_query is not None:
+                raw = list(await conn.execute(raw_query, params))
+                # The check interval only counts failed results' downtime: no query without one.
+                interval_s = 0
+                if not all(row.ok for row in raw):
+                    interval_s = (await _intervals(conn, [monitor_id])).get(monitor_id, 0)
+                for row in raw:
                     rollups[row.region].add(
                         ok=row.ok,
                         degraded=row.degraded,
