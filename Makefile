@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint clean
+.PHONY: run test test-deps lint clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("StatPulse needs Python 3.11 or newer" if sys.version_info < (3, 11) else 0)'
@@ -28,7 +28,11 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# Debian packages the tests start as real processes: PgBouncer (tests/pgbouncer.py).
+test-deps:
+	scripts/install-debian-packages pgbouncer
+
+test: lint test-deps
 	$(BIN)/pytest
 
 clean:

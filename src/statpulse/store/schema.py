@@ -374,3 +374,20 @@ runner_health = sa.Table(
     sa.Column("lateness_p99_ms", sa.Float(), nullable=True),
     sa.Column("last_seen_at", UTCDateTime(), nullable=False),
 )
+
+# Per-organisation data keys of the secrets sealed at rest (security/secrets.py), each wrapped
+# (AES-GCM) under the master key ``master_key_id``; the newest seals new values.
+org_data_keys = sa.Table(
+    "org_data_keys",
+    metadata,
+    sa.Column(
+        "org_id",
+        sa.Uuid(),
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("wrapped", sa.LargeBinary(), nullable=False),
+    sa.Column("master_key_id", sa.String(16), nullable=False),
+    _created(),
+)

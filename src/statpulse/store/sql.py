@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from statpulse.security.secrets import Keyring
 from statpulse.store.engine import create_engine
 from statpulse.store.migrate import upgrade
 from statpulse.store.sql_accounts import AccountsMixin
 from statpulse.store.sql_heartbeats import HeartbeatsMixin
+from statpulse.store.sql_keys import KeysMixin
 from statpulse.store.sql_monitors import MonitorsMixin
 from statpulse.store.sql_pages import PagesMixin
 from statpulse.store.sql_results import ResultsMixin
+from statpulse.store.sql_runners import RunnersMixin
 from statpulse.store.sql_slos import SlosMixin
 
 
-class SqlStore(AccountsMixin, MonitorsMixin, ResultsMixin, PagesMixin, HeartbeatsMixin, SlosMixin):
+class SqlStore(
+    AccountsMixin,
+    MonitorsMixin,
+    ResultsMixin,
+    PagesMixin,
+    HeartbeatsMixin,
+    SlosMixin,
+    KeysMixin,
+    RunnersMixin,
+):
     async def close(self) -> None:
         await self._engine.dispose()
 
@@ -23,13 +35,26 @@ class SqlStore(AccountsMixin, MonitorsMixin, ResultsMixin, PagesMixin, Heartbeat
             await conn.execute(sa.text("SELECT 1"))
 
 
-async def open_store(url: str, *, migrate: bool = True) -> SqlStore:
-    """Connect to ``url`` and (by default) bring its schema to the newest migration."""
-    engine = create_engine(url)
-    if migrate:
-        try:
+async def open_store(
+    url: str, *, migrate: bool = True, keyring: Keyring | None = None, pgbouncer: bool = False
+) -> SqlStore:
+    """Connect to ``url`` and (by default) bring its schema to the newest migration.
+
+    With a ``keyring`` (``security.secrets.load_or_create_keyring(settings)``) monitor secrets
+    are sealed at rest: this checks that every stored data key is wrapped under a known master
+    key (else raises ``SecretError``), then seals the secrets still stored in plaintext.
+    Without one, secrets are written in plaintext and sealed ones cannot be read.
+    ``pgbouncer``: ``url`` is PgBouncer in transaction pooling mode (see ``create_engine``).
+    """
+    engine = create_engine(url, pgbouncer=pgbouncer)
+    try:
+        if migrate:
             await upgrade(engine)
-        except BaseException:
-            await engine.dispose()
-            raise
-    return SqlStore(engine)
+        store = SqlStore(engine, keyring=keyring)
+        if keyring is not None:
+            await store.check_master_keys()
+            await store.seal_plaintext()
+    except BaseException:
+        await engine.dispose()
+        raise
+    return store

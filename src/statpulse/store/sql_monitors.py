@@ -27,7 +27,8 @@ from statpulse.model import (
 )
 from statpulse.store import schema as t
 from statpulse.store.dialect import upsert
-from statpulse.store.sql_base import SqlBase, from_row
+from statpulse.store.sql_base import from_row
+from statpulse.store.sql_keys import KeysMixin
 
 
 def config_values(c: MonitorConfig) -> dict[str, Any]:
@@ -102,10 +103,22 @@ def _scoped(org_id: uuid.UUID, monitor_id: uuid.UUID) -> sa.ColumnElement[bool]:
     return sa.and_(t.monitors.c.id == monitor_id, t.monitors.c.org_id == org_id)
 
 
-class MonitorsMixin(SqlBase):
+class MonitorsMixin(KeysMixin):
+    # Secrets are sealed on write and opened on read (sql_keys): callers see plaintext.
+    async def _sealed_values(
+        self, org_id: uuid.UUID, monitor_id: uuid.UUID, config: MonitorConfig
+    ) -> dict[str, Any]:
+        values = config_values(config)
+        await self._seal_monitor_documents(org_id, monitor_id, values["http"], values["options"])
+        return values
+
+    async def _opened(self, rows: Sequence[sa.Row[Any]]) -> list[Monitor]:
+        return [await self._open_monitor(monitor_from_row(row)) for row in rows]
+
     async def create_monitor(self, org_id: uuid.UUID, config: MonitorConfig) -> Monitor:
         now = utcnow()
         monitor_id = new_id()
+        values = await self._sealed_values(org_id, monitor_id, config)
         async with self._engine.begin() as conn:
             await conn.execute(
                 t.monitors.insert().values(
@@ -116,7 +129,7 @@ class MonitorsMixin(SqlBase):
                     status_changed_at=now,
                     created_at=now,
                     updated_at=now,
-                    **config_values(config),
+                    **values,
                 )
             )
         return Monitor(
@@ -132,7 +145,7 @@ class MonitorsMixin(SqlBase):
 
     async def get_monitor(self, org_id: uuid.UUID, monitor_id: uuid.UUID) -> Monitor | None:
         row = await self._first(sa.select(t.monitors).where(_scoped(org_id, monitor_id)))
-        return monitor_from_row(row) if row else None
+        return await self._open_monitor(monitor_from_row(row)) if row else None
 
     async def list_monitors(self, org_id: uuid.UUID) -> list[Monitor]:
         query = (
@@ -140,17 +153,17 @@ class MonitorsMixin(SqlBase):
             .where(t.monitors.c.org_id == org_id)
             .order_by(t.monitors.c.created_at, t.monitors.c.id)
         )
-        rows = await self._all(query)
-        return [monitor_from_row(r) for r in rows]
+        return await self._opened(await self._all(query))
 
     async def update_monitor(
         self, org_id: uuid.UUID, monitor_id: uuid.UUID, config: MonitorConfig
     ) -> Monitor | None:
+        values = await self._sealed_values(org_id, monitor_id, config)
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 t.monitors.update()
                 .where(_scoped(org_id, monitor_id))
-                .values(updated_at=utcnow(), **config_values(config))
+                .values(updated_at=utcnow(), **values)
             )
             if result.rowcount == 0:
                 return None
@@ -203,14 +216,14 @@ class MonitorsMixin(SqlBase):
     async def monitors_for_region(self, region: str) -> list[Monitor]:
         query = sa.select(t.monitors).where(t.monitors.c.paused.is_(False))
         rows = await self._all(query)
-        return [m for m in map(monitor_from_row, rows) if region in m.config.regions]
+        return await self._opened([r for r in rows if region in r.regions])
 
     async def monitors_by_id(self, monitor_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Monitor]:
         if not monitor_ids:
             return {}
         query = sa.select(t.monitors).where(t.monitors.c.id.in_(list(set(monitor_ids))))
-        rows = await self._all(query)
-        return {row.id: monitor_from_row(row) for row in rows}
+        monitors = await self._opened(await self._all(query))
+        return {m.id: m for m in monitors}
 
     async def region_states(self, monitor_ids: Sequence[uuid.UUID]) -> list[RegionState]:
         if not monitor_ids:

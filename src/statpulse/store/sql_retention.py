@@ -43,15 +43,17 @@ class RetentionMixin(SqlBase):
     async def results_layout(self) -> p.Layout:
         """How ``check_results`` is stored (decided by migration 0006; read once)."""
         if self._layout is None:
-            self._layout = p.Layout.PLAIN
+            # Assigned once known: concurrent first callers must not see a provisional value.
+            layout = p.Layout.PLAIN
             if self._dialect == "postgresql":
                 async with self._engine.connect() as conn:
                     if await conn.scalar(sa.text(p.PARTITIONED_SQL)):
-                        self._layout = p.Layout.PARTITIONED
+                        layout = p.Layout.PARTITIONED
                     elif await conn.scalar(sa.text(p.TIMESCALE_INSTALLED_SQL)) and (
                         await conn.scalar(sa.text(p.HYPERTABLE_EXISTS_SQL))
                     ):
-                        self._layout = p.Layout.HYPERTABLE
+                        layout = p.Layout.HYPERTABLE
+            self._layout = layout
         return self._layout
 
     # -- ingest ------------------------------------------------------------------------------
