@@ -21,10 +21,13 @@ from statpulse.archive.cli import archive_app
 from statpulse.logging import configure as configure_logging
 from statpulse.model import Scope, utcnow
 from statpulse.security import apikeys
+from statpulse.security.pki_cli import pki_app
+from statpulse.security.secrets import SecretError
+from statpulse.security.secrets_cli import secrets_app
 from statpulse.settings import Settings, load_settings
+from statpulse.store.configured import open_configured_store
 from statpulse.store.contract import Conflict
 from statpulse.store.engine import DatabaseUrlError
-from statpulse.store.sql import open_store
 
 app = typer.Typer(
     name="statpulse",
@@ -37,6 +40,8 @@ app.add_typer(apikey_app, name="apikey")
 report_app = typer.Typer(help="Reports from the stored results.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 app.add_typer(archive_app, name="archive")
+app.add_typer(pki_app, name="pki")
+app.add_typer(secrets_app, name="secrets")
 
 console = Console(stderr=True)
 
@@ -119,9 +124,76 @@ def serve(
     data_dir: DataDirOpt = None,
     host: HostOpt = None,
     port: PortOpt = None,
+    runner_port: Annotated[
+        int | None, typer.Option("--runner-port", help="Serve the mutual-TLS runner API here.")
+    ] = None,
+    pki_dir: Annotated[
+        Path | None, typer.Option("--pki", help="Directory of `statpulse pki init`.")
+    ] = None,
+    redis: Annotated[
+        str | None, typer.Option("--redis", help="redis://... : bus and live updates via Redis.")
+    ] = None,
 ) -> None:
     """Run the web app, the engine and an embedded runner (SQLite in ./statpulse-data)."""
-    _serve(_settings(config, db=db, data_dir=data_dir, host=host, port=port), demo=False)
+    settings = _settings(
+        config,
+        db=db,
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        runner_port=runner_port,
+        pki_dir=pki_dir,
+        redis_url=redis,
+    )
+    _serve(settings, demo=False)
+
+
+@app.command()
+def runner(
+    region: Annotated[str, typer.Option("--region", help="This runner's region.")],
+    engine: Annotated[str, typer.Option("--engine", help="https://HOST:PORT of the runner API.")],
+    cert: Annotated[Path, typer.Option("--cert", help="runner-REGION.crt")],
+    key: Annotated[Path, typer.Option("--key", help="runner-REGION.key")],
+    ca: Annotated[Path, typer.Option("--ca", help="ca.crt of the engine's PKI.")],
+    spool: Annotated[Path, typer.Option("--spool", help="Spool and saved assignments.")] = Path(
+        "statpulse-spool"
+    ),
+    max_concurrent: Annotated[int, typer.Option("--max-concurrent", min=1)] = 500,
+    config: ConfigOpt = None,
+) -> None:
+    """A remote runner: checks REGION's monitors, spools results, uploads them over mTLS."""
+    from statpulse.runner.main import EngineError, run_remote_runner
+    from statpulse.security import pki
+
+    settings = _settings(config, region=region)
+    if not engine.startswith("https://"):
+        _fail("--engine: must be an https:// URL")
+    for option, path in (("--cert", cert), ("--key", key), ("--ca", ca)):
+        if not path.is_file():
+            _fail(f"{option}: no such file {path}")
+    try:
+        found = pki.region_of(pki.certificate_der(cert))
+    except pki.PkiError as exc:
+        _fail(f"--cert: {exc}")
+    if found != region:
+        _fail(f"--region: the certificate is for region {found!r}, not {region!r}")
+    try:
+        asyncio.run(
+            run_remote_runner(
+                region=region,
+                engine_url=engine,
+                cert=cert,
+                key=key,
+                ca=ca,
+                spool_dir=spool,
+                max_concurrent=max_concurrent,
+                egress=settings.egress_policy(),
+            )
+        )
+    except EngineError as exc:
+        _fail(f"the engine refused this runner: {exc}", code=1)
+    except (BlockingIOError, OSError) as exc:
+        _fail(f"--spool: {exc}", code=1)
 
 
 @app.command()
@@ -142,7 +214,7 @@ def migrate(config: ConfigOpt = None, db: DbOpt = None, data_dir: DataDirOpt = N
     settings = _settings(config, db=db, data_dir=data_dir)
 
     async def run() -> None:
-        store = await open_store(settings.database_url)
+        store = await open_configured_store(settings)
         await store.close()
 
     _run_db(run())
@@ -165,7 +237,7 @@ def apikey_create(
     key = apikeys.generate()
 
     async def run() -> None:
-        store = await open_store(settings.database_url)
+        store = await open_configured_store(settings)
         try:
             found = await store.get_org_by_slug(org)
             if found is None:
@@ -207,7 +279,7 @@ def report_sla(
     text: list[str] = []
 
     async def run() -> None:
-        store = await open_store(settings.database_url)
+        store = await open_configured_store(settings)
         try:
             orgs = await store.list_orgs()
             found = [o for o in orgs if o.slug == org] if org else orgs
@@ -232,8 +304,7 @@ def retention(
     db: DbOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Run retention once: partitions ahead, expired raw days archived and dropped, old rollups
-    deleted (``statpulse serve`` does this every retention_interval_s)."""
+    """Run retention once: partitions ahead, expired raw days archived, old rollups deleted."""
     from statpulse.archive.target import ArchiveError
     from statpulse.engine.retention import RetentionPolicy, archive_target, run_retention
 
@@ -245,7 +316,7 @@ def retention(
         _fail(str(exc))
 
     async def run() -> None:
-        store = await open_store(settings.database_url)
+        store = await open_configured_store(settings)
         try:
             report = await run_retention(store, policy, archive, utcnow())
         finally:
@@ -345,6 +416,8 @@ def _run_db(coro: Coroutine[Any, Any, None]) -> None:
         _fail(str(exc))
     except OSError as exc:
         _fail(f"cannot reach the database: {exc}", code=1)
+    except SecretError as exc:
+        _fail(str(exc), code=1)
 
 
 def main() -> None:

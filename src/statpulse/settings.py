@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -124,6 +124,12 @@ class Settings(BaseSettings):
         if value is not None and raw is not None and value < raw:
             raise ValueError("must be at least retention_raw_days")
         return value
+
+    @model_validator(mode="after")
+    def _runner_api_needs_pki(self) -> Settings:
+        if self.runner_port is not None and self.pki_dir is None:
+            raise ValueError("runner_port: needs pki_dir (the directory of `statpulse pki init`)")
+        return self
 
     def egress_policy(self) -> EgressPolicy:
         """The policy probes run under: guarded when asked, or by default in multi-tenant mode."""

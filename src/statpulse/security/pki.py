@@ -269,6 +269,11 @@ def region_of(der: bytes | None) -> str:
     return regions[0]
 
 
+def certificate_der(path: Path) -> bytes:
+    """The DER of a PEM certificate file (e.g. to read a runner's own region before dialing)."""
+    return _load_cert(path, option="--cert").public_bytes(serialization.Encoding.DER)
+
+
 def serial_of(der: bytes | None) -> int:
     """The serial number of a peer certificate given as DER. Raises PkiError if it is absent."""
     return _peer(der).serial_number

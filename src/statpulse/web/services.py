@@ -17,6 +17,7 @@ from datetime import datetime
 import structlog
 from sqlalchemy import make_url
 
+from statpulse.bus.base import ResultBus
 from statpulse.bus.live import Broadcaster
 from statpulse.bus.memory import MemoryBus
 from statpulse.engine.assignments import StoreAssignments
@@ -28,8 +29,9 @@ from statpulse.metrics import Metrics
 from statpulse.model import utcnow
 from statpulse.runner.agent import Runner
 from statpulse.settings import Settings
+from statpulse.store.configured import open_configured_store
 from statpulse.store.contract import Store
-from statpulse.store.sql import open_store
+from statpulse.web.runner_api import RunnerApi
 
 log = structlog.get_logger(__name__)
 
@@ -39,22 +41,22 @@ class Services:
     settings: Settings
     store: Store
     metrics: Metrics
-    bus: MemoryBus
+    bus: ResultBus
     live: Broadcaster
     ingest: Ingest
     evaluator: Evaluator
     runner: Runner | None
     heartbeats: Heartbeats
     retention: RetentionJob
+    runner_api: RunnerApi | None = None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _evaluator_task: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(cls, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Services:
-        store = await open_store(settings.database_url)
+        store = await open_configured_store(settings)
         metrics = Metrics()
-        bus = MemoryBus()
-        live = Broadcaster()
+        bus, live = await _bus_and_live(settings)
         ingest = Ingest(store, bus, metrics)
         evaluator = Evaluator(store, bus, live, metrics, clock=clock)
         heartbeats = Heartbeats(store, ingest.accept, clock)
@@ -86,6 +88,9 @@ class Services:
             await runner.start()
         await heartbeats.start()
         await retention.start()
+        if settings.runner_port is not None and settings.pki_dir is not None:
+            services.runner_api = RunnerApi(store, ingest.accept, settings.pki_dir, clock=clock)
+            await services.runner_api.start(settings.host, settings.runner_port)
         log.info("services started", db=_redacted(settings.database_url), region=settings.region)
         return services
 
@@ -96,6 +101,8 @@ class Services:
 
     async def stop(self) -> None:
         self.stopping.set()
+        if self.runner_api is not None:  # no more uploads once the bus closes
+            await self.runner_api.stop()
         await self.retention.stop()
         await self.heartbeats.stop()
         if self.runner is not None:
@@ -109,7 +116,25 @@ class Services:
                 self._evaluator_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._evaluator_task
+        stop_live = getattr(self.live, "stop", None)  # RedisBroadcaster
+        if stop_live is not None:
+            await stop_live()
         await self.store.close()
+
+
+async def _bus_and_live(settings: Settings) -> tuple[ResultBus, Broadcaster]:
+    """In-process by default; Redis Streams and pub/sub when ``redis_url`` is set, so several
+    engine processes share evaluation and every page client sees every process's changes."""
+    if settings.redis_url is None:
+        return MemoryBus(), Broadcaster()
+    from statpulse.bus.redis_live import RedisBroadcaster
+    from statpulse.bus.redis_streams import RedisStreamBus
+
+    bus = RedisStreamBus(settings.redis_url)
+    await bus.start()
+    live = RedisBroadcaster(settings.redis_url)
+    await live.start()
+    return bus, live
 
 
 def _redacted(url: str) -> str:

@@ -1,0 +1,217 @@
+"""The runner API: remote runners pull assignments and push results over mutual TLS.
+
+It listens on its own port (``runner_port``) with the server certificate of ``statpulse pki``
+and accepts only TLS 1.3 clients presenting a runner certificate of that CA (``security/pki.py``).
+A runner's region and identity come from its certificate, never from the request: a region in
+the ``X-StatPulse-Region`` header that differs is refused, and results may only be for monitors
+configured for that region. Revocations are checked on every request, so a revoked runner is
+refused without a restart.
+
+- ``GET /runner/v1/assignments``: the region's checks (specs, secrets included: mTLS only) with
+  an ``ETag`` of their content; ``If-None-Match`` with the current one answers 304, so an
+  unchanged set costs one small round trip.
+- ``POST /runner/v1/results``: ``{"results": [...], "health": {...}}``. 200 means every accepted
+  result is durably stored (the runner may drop them from its spool); the body says how many
+  were new (``stored``: replays count 0) and how many were refused (unknown monitor, or not one
+  of the region's), which the runner also drops. 400 names the first invalid field.
+
+aiohttp, not the ASGI app: the handler needs the peer certificate of the connection, which
+uvicorn does not pass to ASGI applications.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import ssl
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from statpulse import __version__
+from statpulse.model import CheckResult, utcnow
+from statpulse.security import pki
+from statpulse.store.contract import HEARTBEAT_KIND
+from statpulse.store.sql import SqlStore
+from statpulse.store.sql_runners import RunnerHealth
+from statpulse.wire import WireError, result_from_dict, spec_to_dict
+
+log = structlog.get_logger(__name__)
+
+Accept = Callable[[Sequence[CheckResult]], Awaitable[int]]
+REGION_HEADER = "X-StatPulse-Region"
+MAX_BODY_BYTES = 64 * 2**20
+REGION = web.RequestKey("region", str)
+RUNNER = web.RequestKey("runner", str)
+
+
+class RunnerApi:
+    def __init__(
+        self,
+        store: SqlStore,
+        accept: Accept,
+        pki_dir: Path,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._accept = accept
+        self._pki_dir = pki_dir
+        self._clock = clock
+        self._revoked = pki.RevocationList(pki_dir)
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self.port: int | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._identity])
+        app.router.add_get("/runner/v1/assignments", self._assignments)
+        app.router.add_post("/runner/v1/results", self._results)
+        return app
+
+    async def start(self, host: str, port: int) -> None:
+        context = pki.server_context(self._pki_dir)
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        self._site = web.TCPSite(self._runner, host, port, ssl_context=context, backlog=4096)
+        await self._site.start()
+        server = self._site._server  # the bound port, when port 0 was asked for
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        log.info("runner API listening", host=host, port=self.port, tls="1.3, client certs")
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- identity ------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _identity(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+        der = (
+            ssl_object.getpeercert(binary_form=True)
+            if isinstance(ssl_object, ssl.SSLObject)
+            else None
+        )
+        if not der:
+            return _error(403, "a runner certificate is required")
+        try:
+            region = pki.region_of(der)
+            serial = pki.serial_of(der)
+        except pki.PkiError as exc:
+            return _error(403, str(exc))
+        if self._revoked.is_revoked(serial):
+            log.warning("revoked runner refused", region=region, serial=f"{serial:x}")
+            return _error(403, "this runner certificate is revoked")
+        claimed = request.headers.get(REGION_HEADER)
+        if claimed is not None and claimed != region:
+            return _error(
+                403, f"region mismatch: the certificate is for {region!r}, not {claimed!r}"
+            )
+        request[REGION] = region
+        request[RUNNER] = f"{serial:x}"
+        return await handler(request)
+
+    # -- handlers ------------------------------------------------------------------------------
+
+    async def _assignments(self, request: web.Request) -> web.StreamResponse:
+        region = request[REGION]
+        monitors = await self._store.monitors_for_region(region)
+        specs = sorted(
+            (spec_to_dict(m.spec()) for m in monitors if m.config.kind != HEARTBEAT_KIND),
+            key=lambda s: s["monitor_id"],
+        )
+        body = json.dumps({"region": region, "specs": specs}, sort_keys=True).encode()
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(
+            body=body,
+            content_type="application/json",
+            headers={"ETag": etag, "Cache-Control": "no-store"},
+        )
+
+    async def _results(self, request: web.Request) -> web.StreamResponse:
+        region = request[REGION]
+        try:
+            doc = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error(400, "body: not JSON")
+        if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+            return _error(400, "results: expected a list")
+        try:
+            results = [
+                result_from_dict(item, f"results[{i}]", region=region)
+                for i, item in enumerate(doc["results"])
+            ]
+            health = _health(doc.get("health"), region, request[RUNNER], self._clock())
+        except WireError as exc:
+            return _error(400, str(exc))
+        allowed = await self._allowed(region, results)
+        stored = await self._accept(allowed) if allowed else 0
+        if health is not None:
+            await self._store.record_runner_health(health)
+        refused = len(results) - len(allowed)
+        if refused:
+            log.warning("results refused", region=region, count=refused)
+        return web.json_response(
+            {
+                "stored": stored,
+                "accepted": len(allowed),
+                "refused": refused,
+                "server_time": self._clock().isoformat(),
+                "engine_version": __version__,
+            }
+        )
+
+    async def _allowed(self, region: str, results: list[CheckResult]) -> list[CheckResult]:
+        """The results of monitors that exist and are configured for ``region``."""
+        ids: set[uuid.UUID] = {r.monitor_id for r in results}
+        monitors = await self._store.monitors_by_id(list(ids))
+        ok = {mid for mid, m in monitors.items() if region in m.config.regions}
+        return [r for r in results if r.monitor_id in ok]
+
+
+def _health(doc: Any, region: str, runner: str, now: datetime) -> RunnerHealth | None:
+    if doc is None:
+        return None
+    if not isinstance(doc, dict):
+        raise WireError("health: expected an object")
+
+    def number(key: str) -> float | None:
+        value = doc.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise WireError(f"health.{key}: expected a number")
+        return float(value)
+
+    version = doc.get("version", "")
+    if not isinstance(version, str):
+        raise WireError("health.version: expected a string")
+    depth = doc.get("spool_depth", 0)
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+        raise WireError("health.spool_depth: expected a count")
+    return RunnerHealth(
+        region=region,
+        runner=runner,
+        version=version[:64],
+        clock_offset_ms=number("clock_offset_ms"),
+        spool_depth=depth,
+        spool_full=bool(doc.get("spool_full", False)),
+        lateness_p99_ms=number("lateness_p99_ms"),
+        last_seen_at=now,
+    )
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
