@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 LATENESS_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5)
@@ -45,6 +45,13 @@ class Metrics:
         )
         self.state_changes = Counter(
             "statpulse_state_changes", "Monitor state changes, by new status.", ["to"], registry=r
+        )
+
+        self.region_healthy = Gauge(
+            "statpulse_region_healthy",
+            "1 while some runner of the region reports, 0 once all fell silent.",
+            ["region"],
+            registry=r,
         )
 
     def render(self) -> bytes:

@@ -12,7 +12,15 @@ from statpulse.bus.base import ResultBus
 from statpulse.bus.live import Broadcaster, MonitorChanged
 from statpulse.engine.evaluate import quorum, stale_after, step
 from statpulse.metrics import Metrics
-from statpulse.model import CheckResult, RegionState, StateChange, Status, new_id, utcnow
+from statpulse.model import (
+    CheckResult,
+    Monitor,
+    RegionState,
+    StateChange,
+    Status,
+    new_id,
+    utcnow,
+)
 from statpulse.store.contract import Store
 
 log = structlog.get_logger(__name__)
@@ -85,6 +93,7 @@ class Evaluator:
                 )
         await self._store.save_evaluation([states[k] for k in touched], statuses, changes)
         for change in changes:
+            await self._incident(monitors[change.monitor_id], change)
             self._metrics.state_changes.labels(to=change.to_status.value).inc()
             self._live.publish(MonitorChanged(change.monitor_id, change.to_status))
             log.info(
@@ -95,6 +104,26 @@ class Evaluator:
                 reason=change.reason,
             )
         return changes
+
+    async def _incident(self, monitor: Monitor, change: StateChange) -> None:
+        """Down (by quorum) opens a draft incident for customers at once; the database keeps
+        it to one per outage. Recovery resolves a draft nobody published."""
+        name = monitor.config.name
+        at = change.at.strftime("%Y-%m-%d %H:%M UTC")
+        if change.to_status is Status.DOWN:
+            created = await self._store.open_draft_incident(
+                monitor.org_id,
+                monitor.id,
+                f"{name} is down",
+                f"We are investigating failures of {name} since {at}. {change.reason}.",
+                change.at,
+            )
+            if created is not None:
+                log.info("draft incident opened", monitor_id=str(monitor.id), incident=str(created))
+        elif change.from_status is Status.DOWN and change.to_status is Status.UP:
+            await self._store.resolve_drafts(
+                monitor.id, change.at, f"{name} has recovered as of {at}."
+            )
 
 
 def _reason(regional: Sequence[RegionState], status: Status) -> str:

@@ -45,6 +45,9 @@ log = structlog.get_logger(__name__)
 
 REGION_HEADER = "X-StatPulse-Region"
 CACHE_FILE = "assignments.json"
+HEARTBEAT_S = 5.0
+"""A runner with nothing to upload still reports its health this often (the engine calls a
+region unhealthy after three missed reports)."""
 
 
 class EngineError(Exception):
@@ -217,6 +220,7 @@ class SpoolUploader:
         self._max_backoff_s = max_backoff_s
         self._health = HealthState()
         self._wake = asyncio.Event()
+        self._last_upload = -HEARTBEAT_S
         self.uploaded = 0
 
     def wake(self) -> None:
@@ -243,8 +247,12 @@ class SpoolUploader:
                 self._wake.clear()
 
     async def upload_once(self) -> int:
-        """Upload one batch; the number of results acknowledged (0: the spool was empty)."""
+        """Upload one batch; the number of results acknowledged (0: the spool was empty).
+
+        An empty spool is reported (a health-only upload) every ``HEARTBEAT_S`` at most."""
         pending = await asyncio.to_thread(self._spool.pending, self._batch_size)
+        if not pending and time.monotonic() - self._last_upload < HEARTBEAT_S:
+            return 0
         stats = await asyncio.to_thread(self._spool.stats)
         health = {
             "version": __version__,
@@ -257,6 +265,7 @@ class SpoolUploader:
         with contextlib.suppress(KeyError, ValueError, TypeError):
             server = datetime.fromisoformat(answer["server_time"]).timestamp()
             self._health.clock_offset_ms = round((server - (sent + received) / 2) * 1000, 3)
+        self._last_upload = time.monotonic()
         if pending:
             await asyncio.to_thread(self._spool.ack, pending[-1][0])
             self.uploaded += len(pending)

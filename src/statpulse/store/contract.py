@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from statpulse.engine.rollup_query import Span
 from statpulse.engine.rollups import Rollup
@@ -32,6 +32,10 @@ from statpulse.model import (
     Status,
     StatusPage,
 )
+
+if TYPE_CHECKING:
+    from statpulse.store.sql_incidents import Incident
+    from statpulse.store.sql_runners import RunnerHealth
 
 
 class StoreError(Exception):
@@ -175,6 +179,26 @@ class Store(Protocol):
     ) -> None:
         """Persist one evaluation round atomically: region states (upsert), monitor statuses
         (skipping monitors deleted or paused meanwhile) and state-change rows."""
+
+    async def open_draft_incident(
+        self,
+        org_id: uuid.UUID,
+        monitor_id: uuid.UUID,
+        title: str,
+        body: str,
+        at: datetime,
+        impact: str = "major",
+    ) -> uuid.UUID | None:
+        """The draft incident of a monitor's outage; None when one is already open."""
+
+    async def resolve_drafts(self, monitor_id: uuid.UUID, at: datetime, body: str) -> int:
+        """Resolve the monitor's open incident if it was never published."""
+
+    async def list_incidents(self, org_id: uuid.UUID, limit: int = 50) -> list[Incident]:
+        """Newest first, drafts included, each with its updates."""
+
+    async def runner_health(self) -> list[RunnerHealth]:
+        """The last health report of every remote runner."""
 
     async def state_changes(self, monitor_id: uuid.UUID, limit: int) -> list[StateChange]:
         """Newest first."""

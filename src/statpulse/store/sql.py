@@ -9,6 +9,7 @@ from statpulse.store.engine import create_engine
 from statpulse.store.migrate import upgrade
 from statpulse.store.sql_accounts import AccountsMixin
 from statpulse.store.sql_heartbeats import HeartbeatsMixin
+from statpulse.store.sql_incidents import IncidentsMixin
 from statpulse.store.sql_keys import KeysMixin
 from statpulse.store.sql_monitors import MonitorsMixin
 from statpulse.store.sql_pages import PagesMixin
@@ -26,6 +27,7 @@ class SqlStore(
     SlosMixin,
     KeysMixin,
     RunnersMixin,
+    IncidentsMixin,
 ):
     async def close(self) -> None:
         await self._engine.dispose()

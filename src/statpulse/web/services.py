@@ -24,6 +24,7 @@ from statpulse.engine.assignments import StoreAssignments
 from statpulse.engine.evaluator import Evaluator
 from statpulse.engine.heartbeats import Heartbeats
 from statpulse.engine.ingest import Ingest
+from statpulse.engine.region_watch import RegionWatch
 from statpulse.engine.retention import RetentionJob, RetentionPolicy, archive_target
 from statpulse.metrics import Metrics
 from statpulse.model import utcnow
@@ -49,6 +50,7 @@ class Services:
     heartbeats: Heartbeats
     retention: RetentionJob
     runner_api: RunnerApi | None = None
+    region_watch: RegionWatch | None = None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _evaluator_task: asyncio.Task[None] | None = None
 
@@ -91,6 +93,8 @@ class Services:
         if settings.runner_port is not None and settings.pki_dir is not None:
             services.runner_api = RunnerApi(store, ingest.accept, settings.pki_dir, clock=clock)
             await services.runner_api.start(settings.host, settings.runner_port)
+            services.region_watch = RegionWatch(store, metrics, clock=clock)
+            await services.region_watch.start()
         log.info("services started", db=_redacted(settings.database_url), region=settings.region)
         return services
 
@@ -101,6 +105,8 @@ class Services:
 
     async def stop(self) -> None:
         self.stopping.set()
+        if self.region_watch is not None:
+            await self.region_watch.stop()
         if self.runner_api is not None:  # no more uploads once the bus closes
             await self.runner_api.stop()
         await self.retention.stop()

@@ -1,0 +1,74 @@
+"""Tells operators when a region's runners fall silent (and when they are back).
+
+Every ``interval_s`` it reads the runners' last health reports; a region none of whose runners
+reported within ``regions.SILENT_AFTER`` is unhealthy: one error line in the log and the gauge
+``statpulse_region_healthy{region}`` at 0, once per transition, never a customer incident (the
+quorum already leaves the region's stale results out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+
+from statpulse.engine.regions import unhealthy_regions
+from statpulse.metrics import Metrics
+from statpulse.model import utcnow
+from statpulse.store.sql_runners import RunnersMixin
+
+log = structlog.get_logger(__name__)
+
+
+class RegionWatch:
+    def __init__(
+        self,
+        store: RunnersMixin,
+        metrics: Metrics,
+        *,
+        interval_s: float = 5.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._interval_s = interval_s
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+        self.unhealthy: set[str] = set()
+
+    async def check(self) -> tuple[set[str], set[str]]:
+        """One look: (regions newly unhealthy, regions healthy again)."""
+        reports = await self._store.runner_health()
+        regions = {h.region for h in reports}
+        now_unhealthy = unhealthy_regions(
+            ((h.region, h.last_seen_at) for h in reports), self._clock()
+        )
+        went, back = now_unhealthy - self.unhealthy, self.unhealthy - now_unhealthy
+        for region in sorted(went):
+            log.error("region unhealthy: its runners stopped reporting", region=region)
+        for region in sorted(back):
+            log.info("region healthy again", region=region)
+        for region in regions:
+            self._metrics.region_healthy.labels(region=region).set(region not in now_unhealthy)
+        self.unhealthy = now_unhealthy
+        return went, back
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="region-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except Exception:
+                log.exception("region watch failed")
+            await asyncio.sleep(self._interval_s)
