@@ -47,6 +47,7 @@ async def test_public_status_lists_components_with_name_and_status(env: Env) -> 
             "status": "unknown",
             "status_label": "No data",
             "uptime_90d_pct": 75.0,
+            "regions": None,
         }
     ]
     assert "stale-if-error" in response.headers["cache-control"]

@@ -32,6 +32,7 @@ def status_document(view: PageView) -> dict[str, object]:
                 "status": c.status.value,
                 "status_label": status_label(c.status),
                 "uptime_90d_pct": c.uptime_pct,
+                "regions": c.regions,
             }
             for c in view.components
         ],

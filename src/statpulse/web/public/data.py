@@ -3,9 +3,12 @@ its live stream and the public JSON API get their data)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 
-from statpulse.model import DayUptime, Status, StatusPage
+from statpulse.engine.evaluate import stale_after
+from statpulse.engine.regions import region_views, summary
+from statpulse.model import DayUptime, Monitor, RegionState, Status, StatusPage
 from statpulse.store.contract import Store
 from statpulse.web.public.view import ComponentView, PageView, last_days, uptime_pct
 
@@ -25,6 +28,8 @@ async def page_view(
         end = datetime.combine(today + timedelta(days=1), time(), UTC)
         monitor_ids = [m.id for _, m in pairs if m is not None]
         daily = await store.daily_uptime(monitor_ids, start, end)
+    multi = [m for _, m in pairs if m is not None and len(m.config.regions) > 1]
+    states = await store.region_states([m.id for m in multi]) if multi else []
     components = []
     for component, monitor in pairs:
         days: tuple[DayUptime, ...] = ()
@@ -39,6 +44,7 @@ async def page_view(
                 status=monitor.status if monitor else Status.UNKNOWN,
                 days=days,
                 uptime_pct=uptime_pct(days),
+                regions=_regions(monitor, states, now) if monitor in multi else None,
             )
         )
     return PageView(
@@ -48,3 +54,9 @@ async def page_view(
         components=components,
         updated_at=now,
     )
+
+
+def _regions(monitor: Monitor, states: Sequence[RegionState], now: datetime) -> str:
+    mine = [s for s in states if s.monitor_id == monitor.id]
+    cfg = monitor.config
+    return summary(region_views(cfg.regions, mine, now, stale_after(cfg.interval_s)))

@@ -78,6 +78,8 @@ class ComponentView:
     status: Status
     days: Sequence[DayUptime]
     uptime_pct: float | None
+    regions: str | None = None
+    """For a monitor checked from several regions: "2 of 5 regions failing" (engine/regions)."""
 
 
 @dataclass(frozen=True, slots=True)
