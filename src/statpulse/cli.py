@@ -84,6 +84,7 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 def _serve(settings: Settings, *, demo: bool) -> None:
     # Imported here so that `statpulse apikey ...` stays quick to start.
+    from statpulse import workers
     from statpulse.web.app import StartupHook, create_app
 
     hooks: list[StartupHook] = []
@@ -91,6 +92,8 @@ def _serve(settings: Settings, *, demo: bool) -> None:
         from statpulse.demo.seed import setup_demo
 
         hooks.append(setup_demo)
+    if settings.workers > 1 and settings.worker_index == 0:
+        hooks.append(workers.start_others(settings.workers))
     application = create_app(settings, hooks)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -105,12 +108,16 @@ def _serve(settings: Settings, *, demo: bool) -> None:
         )
     )
     url = f"http://{settings.host}:{settings.port}"
-    text = f"StatPulse {__version__} on {url}\nAPI docs: {url}/docs"
-    if demo:
-        text = f"Demo status page: [bold]{url}/s/demo[/bold]\n" + text
-    console.print(Panel(text, title="StatPulse", expand=False))
+    if settings.worker_index == 0:
+        text = f"StatPulse {__version__} on {url}\nAPI docs: {url}/docs"
+        if settings.workers > 1:
+            text += f"\n{settings.workers} worker processes sharing the port, via Redis"
+        if demo:
+            text = f"Demo status page: [bold]{url}/s/demo[/bold]\n" + text
+        console.print(Panel(text, title="StatPulse", expand=False))
+    sockets = [workers.listen(settings.host, settings.port)] if settings.workers > 1 else None
     try:
-        server.run()
+        server.run(sockets=sockets)
     except DatabaseUrlError as exc:
         _fail(str(exc))
     if not server.started:
@@ -133,6 +140,9 @@ def serve(
     redis: Annotated[
         str | None, typer.Option("--redis", help="redis://... : bus and live updates via Redis.")
     ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Processes sharing the ports (needs --redis).")
+    ] = None,
 ) -> None:
     """Run the web app, the engine and an embedded runner (SQLite in ./statpulse-data)."""
     settings = _settings(
@@ -144,6 +154,7 @@ def serve(
         runner_port=runner_port,
         pki_dir=pki_dir,
         redis_url=redis,
+        workers=workers,
     )
     _serve(settings, demo=False)
 

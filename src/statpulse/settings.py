@@ -88,7 +88,22 @@ class Settings(BaseSettings):
         description="redis://... : the result bus (Redis Streams) and live updates (pub/sub) "
         "go through Redis, so several engine processes share the work (none: in-process).",
     )
-    workers: int = Field(default=1, ge=1, le=64, description="Engine worker processes.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Processes of `serve` sharing the web and runner ports (SO_REUSEPORT), "
+        "ingest and evaluation (needs redis_url); the first also runs the embedded runner, "
+        "heartbeats and retention.",
+    )
+    worker_index: int = Field(
+        default=0, ge=0, description="Internal: which of the `workers` processes this is."
+    )
+    redis_namespace: str = Field(
+        default="statpulse",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Prefix of the Redis keys (stream NS:results, channel NS:live).",
+    )
     runner_port: int | None = Field(
         default=None, ge=0, le=65535, description="Port of the mutual-TLS runner API (none: off)."
     )
@@ -124,6 +139,12 @@ class Settings(BaseSettings):
         if value is not None and raw is not None and value < raw:
             raise ValueError("must be at least retention_raw_days")
         return value
+
+    @model_validator(mode="after")
+    def _workers_need_redis(self) -> Settings:
+        if self.workers > 1 and self.redis_url is None:
+            raise ValueError("workers: more than one needs redis_url (the shared result bus)")
+        return self
 
     @model_validator(mode="after")
     def _runner_api_needs_pki(self) -> Settings:

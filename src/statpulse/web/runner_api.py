@@ -74,11 +74,15 @@ class RunnerApi:
         app.router.add_post("/runner/v1/results", self._results)
         return app
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> None:
+        """``reuse_port``: several worker processes listen on the same port (the kernel spreads
+        the connections)."""
         context = pki.server_context(self._pki_dir)
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
-        self._site = web.TCPSite(self._runner, host, port, ssl_context=context, backlog=4096)
+        self._site = web.TCPSite(
+            self._runner, host, port, ssl_context=context, backlog=4096, reuse_port=reuse_port
+        )
         await self._site.start()
         server = self._site._server  # the bound port, when port 0 was asked for
         sockets = getattr(server, "sockets", None) or []

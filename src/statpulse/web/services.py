@@ -70,7 +70,7 @@ class Services:
             clock,
         )
         runner = None
-        if settings.embedded_runner:
+        if settings.embedded_runner and settings.worker_index == 0:
             runner = Runner(
                 StoreAssignments(store, settings.region),
                 ingest.accept,
@@ -88,11 +88,14 @@ class Services:
         services._evaluator_task = asyncio.create_task(evaluator.run(), name="evaluator")
         if runner is not None:
             await runner.start()
-        await heartbeats.start()
-        await retention.start()
+        if settings.worker_index == 0:  # once per installation, not per worker process
+            await heartbeats.start()
+            await retention.start()
         if settings.runner_port is not None and settings.pki_dir is not None:
             services.runner_api = RunnerApi(store, ingest.accept, settings.pki_dir, clock=clock)
-            await services.runner_api.start(settings.host, settings.runner_port)
+            await services.runner_api.start(
+                settings.host, settings.runner_port, reuse_port=settings.workers > 1
+            )
             services.region_watch = RegionWatch(store, metrics, clock=clock)
             await services.region_watch.start()
         log.info("services started", db=_redacted(settings.database_url), region=settings.region)
@@ -136,9 +139,10 @@ async def _bus_and_live(settings: Settings) -> tuple[ResultBus, Broadcaster]:
     from statpulse.bus.redis_live import RedisBroadcaster
     from statpulse.bus.redis_streams import RedisStreamBus
 
-    bus = RedisStreamBus(settings.redis_url)
+    ns = settings.redis_namespace
+    bus = RedisStreamBus(settings.redis_url, stream=f"{ns}:results")
     await bus.start()
-    live = RedisBroadcaster(settings.redis_url)
+    live = RedisBroadcaster(settings.redis_url, channel=f"{ns}:live")
     await live.start()
     return bus, live
 
