@@ -8,13 +8,12 @@ quorum already leaves the region's stale results out).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
 import structlog
 
+from statpulse.engine.periodic import Periodic
 from statpulse.engine.regions import unhealthy_regions
 from statpulse.metrics import Metrics
 from statpulse.model import utcnow
@@ -34,9 +33,8 @@ class RegionWatch:
     ) -> None:
         self._store = store
         self._metrics = metrics
-        self._interval_s = interval_s
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("region watch", interval_s, self.check)
         self.unhealthy: set[str] = set()
 
     async def check(self) -> tuple[set[str], set[str]]:
@@ -57,18 +55,7 @@ class RegionWatch:
         return went, back
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="region-watch")
+        await self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except Exception:
-                log.exception("region watch failed")
-            await asyncio.sleep(self._interval_s)
+        await self._periodic.stop()

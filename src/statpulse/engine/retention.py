@@ -22,7 +22,6 @@ runs it once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -31,6 +30,7 @@ import structlog
 
 from statpulse.archive.parquet import ArchivedDay, DayWriter
 from statpulse.archive.target import ArchiveTarget
+from statpulse.engine.periodic import Periodic
 from statpulse.model import utcnow
 from statpulse.settings import Settings
 from statpulse.store.sql_retention import RetentionMixin
@@ -151,27 +151,19 @@ class RetentionJob:
         self._store = store
         self._policy = policy
         self._archive = archive
-        self._interval_s = interval_s
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
         self.last_report: RetentionReport | None = None
+        # A failed run is logged and retried next interval: nothing is removed unless exported.
+        self._periodic = Periodic("retention", interval_s, self.run_once)
+
+    async def run_once(self) -> RetentionReport:
+        self.last_report = await run_retention(
+            self._store, self._policy, self._archive, self._clock()
+        )
+        return self.last_report
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="retention")
+        await self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                self.last_report = await run_retention(
-                    self._store, self._policy, self._archive, self._clock()
-                )
-            except Exception:
-                # Logged, retried next interval: nothing is removed unless it was exported.
-                log.exception("retention run failed")
-            await asyncio.sleep(self._interval_s)
+        await self._periodic.stop()

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from statpulse.model import new_id
 from statpulse.store import schema as t
@@ -75,16 +76,7 @@ class IncidentsMixin(SqlBase):
             incident_id = (await conn.execute(stmt)).scalar()
             if incident_id is None:
                 return None
-            await conn.execute(
-                t.incident_updates.insert().values(
-                    id=new_id(),
-                    incident_id=incident_id,
-                    status="investigating",
-                    body=body,
-                    author=AUTHOR,
-                    created_at=at,
-                )
-            )
+            await _add_update(conn, incident_id, "investigating", body, at)
         return incident_id  # type: ignore[no-any-return]
 
     async def resolve_drafts(self, monitor_id: uuid.UUID, at: datetime, body: str) -> int:
@@ -105,16 +97,7 @@ class IncidentsMixin(SqlBase):
                 .all()
             )
             for incident_id in ids:
-                await conn.execute(
-                    t.incident_updates.insert().values(
-                        id=new_id(),
-                        incident_id=incident_id,
-                        status="resolved",
-                        body=body,
-                        author=AUTHOR,
-                        created_at=at,
-                    )
-                )
+                await _add_update(conn, incident_id, "resolved", body, at)
         return len(ids)
 
     async def list_incidents(self, org_id: uuid.UUID, limit: int = 50) -> list[Incident]:
@@ -152,3 +135,18 @@ class IncidentsMixin(SqlBase):
             )
             for row in rows
         ]
+
+
+async def _add_update(
+    conn: AsyncConnection, incident_id: uuid.UUID, status: str, body: str, at: datetime
+) -> None:
+    await conn.execute(
+        t.incident_updates.insert().values(
+            id=new_id(),
+            incident_id=incident_id,
+            status=status,
+            body=body,
+            author=AUTHOR,
+            created_at=at,
+        )
+    )
