@@ -92,10 +92,11 @@ class Evaluator:
                     )
                 )
         await self._store.save_evaluation([states[k] for k in touched], statuses, changes)
+        for change in changes:  # pages first: the draft incident is not on their path
+            self._live.publish(MonitorChanged(change.monitor_id, change.to_status))
         for change in changes:
             await self._incident(monitors[change.monitor_id], change)
             self._metrics.state_changes.labels(to=change.to_status.value).inc()
-            self._live.publish(MonitorChanged(change.monitor_id, change.to_status))
             log.info(
                 "monitor state changed",
                 monitor_id=str(change.monitor_id),

@@ -46,6 +46,7 @@ log = structlog.get_logger(__name__)
 Accept = Callable[[Sequence[CheckResult]], Awaitable[int]]
 REGION_HEADER = "X-StatPulse-Region"
 MAX_BODY_BYTES = 64 * 2**20
+HEALTH_EVERY_S = 2.0
 REGION = web.RequestKey("region", str)
 RUNNER = web.RequestKey("runner", str)
 
@@ -64,6 +65,7 @@ class RunnerApi:
         self._pki_dir = pki_dir
         self._clock = clock
         self._revoked = pki.RevocationList(pki_dir)
+        self._health_saved: dict[tuple[str, str], datetime] = {}
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self.port: int | None = None
@@ -162,7 +164,7 @@ class RunnerApi:
             return _error(400, str(exc))
         allowed = await self._allowed(region, results)
         stored = await self._accept(allowed) if allowed else 0
-        if health is not None:
+        if health is not None and self._health_due(health):
             await self._store.record_runner_health(health)
         refused = len(results) - len(allowed)
         if refused:
@@ -176,6 +178,18 @@ class RunnerApi:
                 "engine_version": __version__,
             }
         )
+
+    def _health_due(self, health: RunnerHealth) -> bool:
+        """A runner's report is stored at most every HEALTH_EVERY_S (it comes with every
+        upload; the region watch needs seconds, not every batch), and at once when the
+        spool fills up."""
+        key = (health.region, health.runner)
+        last = self._health_saved.get(key)
+        recent = last is not None and (health.last_seen_at - last).total_seconds() < HEALTH_EVERY_S
+        if recent and not health.spool_full:
+            return False
+        self._health_saved[key] = health.last_seen_at
+        return True
 
     async def _allowed(self, region: str, results: list[CheckResult]) -> list[CheckResult]:
         """The results of monitors that exist and are configured for ``region``."""
