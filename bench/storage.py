@@ -63,6 +63,7 @@ from statpulse.engine.rollup_query import plan, summarize_rollups
 from statpulse.engine.stats import Stats, summarize_by_region
 from statpulse.model import CheckResult, MonitorConfig, new_id
 from statpulse.store import schema as t
+from statpulse.store.partitions import TABLE_BYTES_SQL
 from statpulse.store.sql import SqlStore, open_store
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -236,11 +237,8 @@ async def db_size(store: SqlStore, path: Path | None) -> dict[str, int]:
                 ).scalar_one()
             )
             for name in tables:  # a partitioned table's size is that of its partitions
-                q = sa.text(
-                    "SELECT coalesce(sum(pg_total_relation_size(relid)), 0) "
-                    "FROM pg_partition_tree(CAST(:t AS regclass))"
-                )
-                sizes[name] = int((await conn.execute(q, {"t": name})).scalar_one())
+                q = sa.text(TABLE_BYTES_SQL)
+                sizes[name] = int((await conn.execute(q, {"name": name})).scalar_one())
             return sizes
         await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         page = (await conn.exec_driver_sql("PRAGMA page_size")).scalar_one()

@@ -158,7 +158,10 @@ async def test_expiry_removes_nothing_when_the_export_missed_rows(store: SqlStor
 async def test_rollups_survive_the_partition_drop(store: SqlStore) -> None:
     mid = await monitor_id(store)
     await store.add_results([result(mid, at(DAY0, h)) for h in (1, 2)])  # type: ignore[arg-type]
+    sizes = await store.storage_bytes()
+    assert sizes["check_results"] > 0 and sizes["rollups_day"] > 0  # partitions, plain tables
     assert await store.expire_day(DAY0, None) == 2
     async with store.engine.connect() as conn:
         checks = await conn.scalar(sa.select(sa.func.sum(t.rollups_day.c.checks)))
     assert checks == 2
+    assert (await store.storage_bytes())["check_results"] < sizes["check_results"]

@@ -85,6 +85,12 @@ HYPERTABLE_EXISTS_SQL = (
 )
 """Valid only when the extension is installed (``TIMESCALE_INSTALLED_SQL``)."""
 HYPERTABLE_SIZE_SQL = f"SELECT hypertable_size('{TABLE}')"
+TABLE_BYTES_SQL = (
+    "SELECT pg_total_relation_size(CAST(:name AS regclass)) + coalesce(("
+    "SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(CAST(:name AS regclass)) "
+    "WHERE relid <> CAST(:name AS regclass)), 0)"
+)
+"""Bytes of a table with its indexes, and of its partitions if it has any (``:name``)."""
 
 PARTITION_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('statpulse:check_results:partitions'))"
 """Serialises partition DDL between processes (a transaction-level lock: PgBouncer-safe)."""

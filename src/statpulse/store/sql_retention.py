@@ -244,10 +244,7 @@ class RetentionMixin(SqlBase):
                         continue
                     sizes[name] = int(
                         await conn.scalar(
-                            sa.text(
-                                "SELECT coalesce(sum(pg_total_relation_size(relid)), 0) "
-                                "FROM pg_partition_tree(CAST(:name AS regclass))"
-                            ),
+                            sa.text(p.TABLE_BYTES_SQL),
                             {"name": name},
                         )
                     )
