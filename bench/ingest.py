@@ -1,0 +1,962 @@
+"""Result ingest over the real mutual-TLS runner API, into PostgreSQL through PgBouncer and
+into SQLite.
+
+    python bench/ingest.py [--quick] [--connections C] [--duration S] [--batch B] [--think S]
+                           [--monitors N] [--regions R] [--pool-size P]
+                           [--databases postgresql,sqlite] [--pg postgresql://...]
+
+Set-up, per database: a private PKI in a temporary directory (``security.pki.init_pki``, one
+runner certificate per region with ``issue_runner``); N monitors configured for R regions in a
+throwaway PostgreSQL database created next to ``--pg`` (migrated, dropped at the end) or a
+temporary SQLite file. On PostgreSQL a real PgBouncer 1.18 (tests/pgbouncer.py: transaction
+pooling, ``default_pool_size`` P) sits in front of it and the engine's store is opened through
+it with ``pgbouncer=True``, as production does behind PgBouncer.
+
+The server under test is the real ``web.runner_api.RunnerApi`` (TLS 1.3, client certificates,
+region from the certificate, monitors checked per request, runner health upserted)
+in this process on uvloop, with ``accept = Ingest(store, MemoryBus(), Metrics()).accept`` (the
+production ingest: ``store.add_results`` then publish) and a task that drains the bus and drops
+the batches (evaluation is not measured).
+
+The load comes from a separate process (this script with ``--client``): C simulated runners,
+each its own aiohttp session and TLS connection with the certificate of its region (connection
+i is region i mod R), each POSTing ``/runner/v1/results`` batches of B fresh results (random
+monitors of its region) plus a health report, as ``runner.remote.EngineClient`` does, waiting
+for the answer, then ``--think`` seconds (jittered +-50 %), again. Connections start spread
+over a ramp; the measured window (``--duration``) follows.
+
+Figures over the window: results/s stored (rows the server's ingest reported new), ack latency
+p50/p99 (request sent -> 200 received, answers received in the window), connection errors (TLS
+handshake failures, resets, timeouts, non-200), PostgreSQL server connections used (sampled
+every 0.25 s: ``pg_stat_activity`` of the bench database and PgBouncer's ``SHOW POOLS``), CPU of
+the server process, of the client process and of the rest of the machine (PostgreSQL, PgBouncer),
+and the server's wall time in its three database calls per request. The last line printed is one
+JSON object. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import io
+import json
+import logging
+import math
+import os
+import platform
+import pstats
+import random
+import resource
+import secrets
+import sqlite3
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # tests.pgbouncer
+    sys.path.insert(0, str(REPO))
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+REGIONS = ("eu-west", "us-east", "ap-south", "sa-east", "af-south")
+REGION_HEADER = "X-StatPulse-Region"
+SCRIPT = Path(__file__).resolve()
+SERVER_STATES = ("sv_active", "sv_idle", "sv_used", "sv_tested", "sv_login")
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..1) of unsorted values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def raise_nofile(wanted: int) -> tuple[int, int]:
+    """Raise the soft RLIMIT_NOFILE towards ``wanted`` (at most the hard limit); (soft, hard)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def listen_overflows() -> int:
+    """The kernel's TcpExt ListenOverflows (connections dropped: accept queue full)."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            table = dict(zip(names.split()[1:], values.split()[1:], strict=True))
+            return int(table.get("ListenOverflows", 0))
+    return 0
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_busy() -> tuple[float, float, float]:
+    """(busy, steal, softirq) seconds of all CPUs from /proc/stat: busy is user + nice +
+    system + irq + softirq (not idle, iowait, nor steal: time the hypervisor gave elsewhere)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq) / tick, steal / tick, softirq / tick
+
+
+def process_cpu(names: Sequence[str]) -> dict[int, tuple[str, float]]:
+    """pid -> (name, user + system CPU seconds) of the live processes named ``names``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        if comm in names:
+            fields = text[text.rindex(")") + 2 :].split()
+            out[int(stat.parent.name)] = (comm, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def cpu_delta(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], pids: Any = None
+) -> dict[str, float]:
+    """CPU seconds by process name between two ``process_cpu`` tables (processes started in
+    between count whole; ``pids``: only those)."""
+    out: dict[str, float] = {}
+    for pid, (name, cpu) in after.items():
+        if pids is None or pid in pids:
+            out[name] = out.get(name, 0.0) + cpu - before.get(pid, (name, 0.0))[1]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The client process: C simulated runners
+
+
+def client_main(config_path: str) -> None:
+    import uvloop
+
+    config = json.loads(Path(config_path).read_text())
+    raise_nofile(config["connections"] + 256)
+    uvloop.run(client(config))
+
+
+async def client(config: dict[str, Any]) -> None:
+    import aiohttp
+
+    from statpulse.security import pki
+
+    say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    pki_dir = Path(config["pki_dir"])
+    regions: list[str] = config["regions"]
+    monitors: dict[str, list[str]] = config["monitors"]
+    count, batch, think = config["connections"], config["batch"], config["think"]
+    url = f"https://127.0.0.1:{config['port']}/runner/v1/results"
+    contexts = {
+        r: pki.client_context(
+            pki_dir / f"runner-{r}.crt", pki_dir / f"runner-{r}.key", pki_dir / "ca.crt"
+        )
+        for r in regions
+    }
+    timeout = aiohttp.ClientTimeout(total=config["timeout"])
+    ramp, duration = config["ramp"], config["duration"]
+    t_start = time.perf_counter()
+    window = (t_start + ramp, t_start + ramp + duration)
+    stop = asyncio.Event()
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    counts = {"requests": 0, "stored": 0, "accepted": 0, "opened": 0, "open": 0, "max_open": 0}
+    rng = random.Random(7)
+
+    async def on_open(*_: Any) -> None:
+        counts["opened"] += 1
+
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_create_end.append(on_open)
+
+    first: dict[str, str] = {}
+
+    def error(kind: str, exc: BaseException | None = None) -> None:
+        errors[kind] = errors.get(kind, 0) + 1
+        if kind not in first:
+            first[kind] = repr(exc)[:300] if exc is not None else kind
+
+    def payload(region: str, health: dict[str, Any]) -> bytes:
+        now = datetime.now(UTC)
+        scheduled = (now - timedelta(seconds=1)).isoformat()
+        started = now.isoformat()
+        ids = monitors[region]
+        results = []
+        for _ in range(batch):
+            ok = rng.random() >= 0.003
+            results.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "monitor_id": ids[rng.randrange(len(ids))],
+                    "region": region,
+                    "scheduled_at": scheduled,
+                    "started_at": started,
+                    "latency_ms": round(40 * rng.lognormvariate(0, 0.45), 3) if ok else None,
+                    "ok": ok,
+                    "degraded": False,
+                    "status_code": 200 if ok else None,
+                    "phases": {"dns_ms": None, "connect_ms": 1.2, "tls_ms": 3.4, "ttfb_ms": 20.1},
+                    "error_class": None if ok else "timeout",
+                    "error_message": None if ok else "timed out",
+                    "conditions": [],
+                    "attempts": 1,
+                }
+            )
+        doc = {"results": results, "health": health}
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    async def runner(i: int) -> None:
+        region = regions[i % len(regions)]
+        await asyncio.sleep(ramp * 0.8 * i / count)
+        connector = aiohttp.TCPConnector(ssl=contexts[region], limit=1, keepalive_timeout=3600)
+        session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            headers={REGION_HEADER: region, "User-Agent": "statpulse-bench"},
+            trace_configs=[trace],
+        )
+        health = {"version": "bench", "clock_offset_ms": 0.0, "spool_depth": 0}
+        state = {"alive": False}
+
+        async def post(body: bytes) -> tuple[int, dict[str, Any] | None]:
+            status, answer = 0, None
+            try:
+                async with session.post(
+                    url, data=body, headers={"Content-Type": "application/json"}
+                ) as resp:
+                    status = resp.status
+                    raw = await resp.read()
+                    if status == 200:
+                        answer = json.loads(raw)
+            except aiohttp.ClientConnectorCertificateError as exc:
+                error("tls_certificate", exc)
+            except aiohttp.ClientConnectorSSLError as exc:
+                error("tls_handshake", exc)
+            except aiohttp.ClientSSLError as exc:
+                error("tls", exc)
+            except aiohttp.ServerDisconnectedError as exc:
+                error("disconnected", exc)
+            except aiohttp.ClientConnectorError as exc:
+                error("connect", exc)
+            except aiohttp.ClientOSError as exc:
+                error(f"os_{exc.errno}" if exc.errno else "os", exc)
+            except TimeoutError as exc:
+                error("timeout", exc)
+            except aiohttp.ClientError as exc:
+                error(type(exc).__name__, exc)
+            up = status != 0  # an HTTP answer: the TLS connection is (still) up
+            if up != state["alive"]:
+                state["alive"] = up
+                counts["open"] += 1 if up else -1
+                counts["max_open"] = max(counts["max_open"], counts["open"])
+            if status and status != 200:
+                error(f"http_{status}")
+            return status, answer
+
+        try:
+            # An empty upload opens the TLS connection during the ramp (no database work).
+            while not stop.is_set():
+                if (await post(b'{"results":[]}'))[1] is not None:
+                    break
+                await asyncio.sleep(1.0 + rng.random())
+            if think > 0:  # spread the first uploads over one think time
+                await asyncio.sleep(think * rng.random())
+            while not stop.is_set():
+                body = payload(region, health)
+                t0 = time.perf_counter()
+                _status, answer = await post(body)
+                t1 = time.perf_counter()
+                if window[0] <= t1 <= window[1]:
+                    counts["requests"] += 1
+                    if answer is not None:
+                        latencies.append((t1 - t0) * 1000)
+                        counts["stored"] += int(answer.get("stored", 0))
+                        counts["accepted"] += int(answer.get("accepted", 0))
+                if answer is None:
+                    await asyncio.sleep(1.0 + rng.random())  # back off like a runner would
+                elif think > 0:
+                    await asyncio.sleep(think * (0.5 + rng.random()))
+        finally:
+            await session.close()
+
+    errors_before: dict[str, int] = {}
+    tasks = [asyncio.create_task(runner(i)) for i in range(count)]
+    await asyncio.sleep(max(0.0, window[0] - time.perf_counter()))
+    cpu0, errors_before = cpu_seconds(), dict(errors)
+    open_at_start = counts["open"]
+    print(json.dumps({"event": "window_start", "open": open_at_start}), flush=True)
+    say(f"client: window starts, {open_at_start:,} of {count:,} connections up")
+    await asyncio.sleep(max(0.0, window[1] - time.perf_counter()))
+    cpu1 = cpu_seconds()
+    open_at_end = counts["open"]
+    print(json.dumps({"event": "window_end"}), flush=True)
+    stop.set()
+    # Requests in flight are not counted: give them a moment, then cancel the rest.
+    _done, pending = await asyncio.wait(tasks, timeout=min(10.0, config["timeout"]))
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    window_errors = {k: v - errors_before.get(k, 0) for k, v in errors.items()}
+    print(
+        json.dumps(
+            {
+                "event": "done",
+                "latencies_ms": latencies,
+                "requests": counts["requests"],
+                "stored": counts["stored"],
+                "accepted": counts["accepted"],
+                "errors": errors,
+                "first_errors": first,
+                "window_errors": {k: v for k, v in window_errors.items() if v},
+                "connections_opened": counts["opened"],
+                "open_at_start": open_at_start,
+                "open_at_end": open_at_end,
+                "max_open": counts["max_open"],
+                "cpu_s": cpu1 - cpu0,
+                "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+            }
+        ),
+        flush=True,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The server side
+
+
+class Timed:
+    """Wall time and calls of an awaited function (the server's database calls)."""
+
+    def __init__(self, fn: Callable[..., Awaitable[Any]]) -> None:
+        self.fn = fn
+        self.calls = 0
+        self.seconds = 0.0
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return await self.fn(*args, **kwargs)
+        finally:
+            self.calls += 1
+            self.seconds += time.perf_counter() - t0
+
+    def snapshot(self) -> tuple[int, float]:
+        return self.calls, self.seconds
+
+
+async def pg_admin(dsn: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def asyncpg_dsn(url: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def seed(url: str, monitors: int, regions: Sequence[str]) -> dict[str, list[str]]:
+    """Migrate ``url`` and create the monitors, each configured for every region."""
+    from statpulse.model import MonitorConfig
+    from statpulse.store.sql import open_store
+
+    store = await open_store(url)
+    try:
+        org = await store.create_org("bench", "Bench")
+        ids = []
+        for i in range(monitors):
+            config = MonitorConfig(
+                name=f"m{i}",
+                kind="http",
+                target=f"https://m{i}.example.com/health",
+                interval_s=10,
+                regions=tuple(regions),
+            )
+            ids.append(str((await store.create_monitor(org.id, config)).id))
+    finally:
+        await store.close()
+    return dict.fromkeys(regions, ids)
+
+
+async def run_case(
+    kind: str,
+    url: str,
+    *,
+    pgbouncer: Any,
+    admin_dsn: str | None,
+    database: str | None,
+    pki_dir: Path,
+    monitors: dict[str, list[str]],
+    connections: int,
+    args: argparse.Namespace,
+    workdir: Path,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    import asyncpg
+
+    from statpulse.bus.memory import MemoryBus
+    from statpulse.engine.ingest import Ingest
+    from statpulse.metrics import Metrics
+    from statpulse.store.sql import open_store
+    from statpulse.web.runner_api import RunnerApi
+
+    store = await open_store(url, migrate=False, pgbouncer=pgbouncer is not None)
+    bus = MemoryBus()
+    ingest = Ingest(store, bus, Metrics())
+    calls = {
+        "add_results": Timed(store.add_results),
+        "monitors_by_id": Timed(store.monitors_by_id),
+        "record_runner_health": Timed(store.record_runner_health),
+    }
+    for name, wrapper in calls.items():  # the instance attributes shadow the methods
+        setattr(store, name, wrapper)
+    stored = {"rows": 0}
+
+    async def accept(batch: Sequence[Any]) -> int:
+        inserted = await ingest.accept(batch)
+        stored["rows"] += inserted
+        return inserted
+
+    async def drain() -> None:
+        async for batch in bus.batches():
+            stored.setdefault("published", 0)
+            stored["published"] += len(batch)
+
+    drainer = asyncio.create_task(drain())
+    api = RunnerApi(store, accept, pki_dir)
+    await api.start("127.0.0.1", 0)
+    sampler_stop = asyncio.Event()
+    backends: set[int] = set()
+    sampled = {"pg_max": 0, "sv_max": 0, "cl_waiting_max": 0, "samples": 0, "errors": 0}
+    active = {"on": False}
+
+    async def sample() -> None:
+        from tests.pgbouncer import admin_show
+
+        conn = await asyncpg.connect(admin_dsn, timeout=5) if admin_dsn else None
+        try:
+            while not sampler_stop.is_set():
+                if active["on"]:
+                    try:
+                        if conn is not None:
+                            rows = await conn.fetch(
+                                "SELECT pid FROM pg_stat_activity WHERE datname = $1", database
+                            )
+                            sampled["pg_max"] = max(sampled["pg_max"], len(rows))
+                            backends.update(row["pid"] for row in rows)
+                        if pgbouncer is not None:
+                            for pool in await admin_show(pgbouncer, "POOLS"):
+                                if pool.get("database") != "bench":
+                                    continue
+                                sv = sum(int(pool.get(k) or 0) for k in SERVER_STATES)
+                                sampled["sv_max"] = max(sampled["sv_max"], sv)
+                                waiting = int(pool.get("cl_waiting") or 0)
+                                sampled["cl_waiting_max"] = max(sampled["cl_waiting_max"], waiting)
+                        sampled["samples"] += 1
+                    except Exception:  # a missed sample is counted, not fatal
+                        sampled["errors"] += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(sampler_stop.wait(), 0.25)
+        finally:
+            if conn is not None:
+                await conn.close()
+
+    sampler = asyncio.create_task(sample())
+    config = {
+        "port": api.port,
+        "pki_dir": str(pki_dir),
+        "regions": list(monitors),
+        "monitors": monitors,
+        "connections": connections,
+        "batch": args.batch,
+        "think": args.think,
+        "ramp": args.ramp,
+        "duration": args.duration,
+        "timeout": args.timeout,
+    }
+    config_path = workdir / f"client-{kind}.json"
+    config_path.write_text(json.dumps(config))
+    say(
+        f"{kind}: {connections:,} runner connections, batches of {args.batch}, think "
+        f"{args.think:g} s, ramp {args.ramp:g} s, window {args.duration:g} s"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(SCRIPT),
+        "--client",
+        str(config_path),
+        stdout=subprocess.PIPE,
+        cwd=str(REPO),
+        limit=2**30,
+    )
+    out: dict[str, Any] = {"database": kind, "connections": connections}
+    overflows0 = listen_overflows()
+    marks: dict[str, Any] = {}
+    profiler = cProfile.Profile() if args.profile else None
+    done: dict[str, Any] | None = None
+    try:
+        assert proc.stdout is not None
+        while line := await proc.stdout.readline():
+            event = json.loads(line)
+            if event["event"] == "window_start":
+                active["on"] = True
+                if profiler is not None:
+                    profiler.enable()
+                marks["start"] = (
+                    time.perf_counter(),
+                    cpu_seconds(),
+                    machine_busy(),
+                    process_cpu(("postgres", "pgbouncer")),
+                    stored["rows"],
+                    {k: v.snapshot() for k, v in calls.items()},
+                )
+            elif event["event"] == "window_end":
+                active["on"] = False
+                if profiler is not None:
+                    profiler.disable()
+                marks["end"] = (
+                    time.perf_counter(),
+                    cpu_seconds(),
+                    machine_busy(),
+                    process_cpu(("postgres", "pgbouncer")),
+                    stored["rows"],
+                    {k: v.snapshot() for k, v in calls.items()},
+                )
+            elif event["event"] == "done":
+                done = event
+        rc = await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        sampler_stop.set()
+        await sampler
+        await api.stop()
+        await bus.close()
+        await drainer
+        await store.close()
+    if done is None or "start" not in marks or "end" not in marks:
+        raise RuntimeError(f"{kind}: the client process failed (exit {rc})")
+    if profiler is not None:
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(args.profile)
+        say(f"{kind}: cProfile of the server in the window (by own time)\n{text.getvalue()}")
+    (t0, cpu0, busy0, procs0, rows0, calls0), (t1, cpu1, busy1, procs1, rows1, calls1) = (
+        marks["start"],
+        marks["end"],
+    )
+    span = t1 - t0
+    every = cpu_delta(procs0, procs1)
+    mine = cpu_delta(procs0, procs1, backends)
+    latencies = done["latencies_ms"]
+    server_cpu = cpu1 - cpu0
+    machine_cpu = busy1[0] - busy0[0]
+    per_call = {}
+    for name in calls:
+        n = calls1[name][0] - calls0[name][0]
+        s = calls1[name][1] - calls0[name][1]
+        per_call[name] = {"calls": n, "mean_ms": s / n * 1000 if n else None}
+    errors = done["window_errors"]
+    out.update(
+        {
+            "window_s": span,
+            "results_per_s": (rows1 - rows0) / span,
+            "acked_results_per_s": done["stored"] / span,
+            "requests_per_s": done["requests"] / span,
+            "ack_p50_ms": pct(latencies, 0.5),
+            "ack_p99_ms": pct(latencies, 0.99),
+            "ack_max_ms": max(latencies) if latencies else float("nan"),
+            "acks": len(latencies),
+            "connection_errors": sum(errors.values()),
+            "errors_by_kind": errors,
+            "errors_whole_run": done["errors"],
+            "first_errors": done["first_errors"],
+            "listen_overflows": listen_overflows() - overflows0,
+            "connections_opened": done["connections_opened"],
+            "connections_up_at_start": done["open_at_start"],
+            "connections_up_at_end": done["open_at_end"],
+            "connections_up_max": done["max_open"],
+            "client_nofile": done["nofile"],
+            "server_cpu_pct": server_cpu / span * 100,
+            "client_cpu_pct": done["cpu_s"] / span * 100,
+            "other_cpu_pct": (machine_cpu - server_cpu - done["cpu_s"]) / span * 100,
+            "steal_pct": (busy1[1] - busy0[1]) / span * 100,
+            "softirq_pct": (busy1[2] - busy0[2]) / span * 100,
+            "postgres_cpu_pct": every.get("postgres", 0.0) / span * 100,
+            "postgres_bench_cpu_pct": mine.get("postgres", 0.0) / span * 100,
+            "pgbouncer_cpu_pct": every.get("pgbouncer", 0.0) / span * 100,
+            "others_cpu_pct": (
+                machine_cpu
+                - server_cpu
+                - done["cpu_s"]
+                - every.get("postgres", 0.0)
+                - every.get("pgbouncer", 0.0)
+            )
+            / span
+            * 100,
+            "server_cpu_us_per_result": server_cpu / (rows1 - rows0) * 1e6
+            if rows1 > rows0
+            else None,
+            "db_calls": per_call,
+            "pg_server_connections": sampled["pg_max"] if pgbouncer is not None else None,
+            "pgbouncer_server_connections": sampled["sv_max"] if pgbouncer is not None else None,
+            "pgbouncer_cl_waiting_max": sampled["cl_waiting_max"] if pgbouncer else None,
+            "samples": sampled["samples"],
+            "sample_errors": sampled["errors"],
+        }
+    )
+    say(
+        f"{kind}: {out['results_per_s']:,.0f} results/s stored, ack p50 "
+        f"{out['ack_p50_ms']:,.1f} ms p99 {out['ack_p99_ms']:,.1f} ms, "
+        f"{out['connection_errors']} connection errors"
+    )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def machine(pg_version: str | None, pgbouncer_version: str | None) -> dict[str, Any]:
+    import aiohttp
+    import asyncpg
+    import sqlalchemy as sa
+    import uvloop
+
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "loadavg": os.getloadavg(),
+        "kernel": platform.release(),
+        "python": sys.version.split()[0],
+        "openssl": ssl.OPENSSL_VERSION,
+        "aiohttp": aiohttp.__version__,
+        "uvloop": uvloop.__version__,
+        "sqlalchemy": sa.__version__,
+        "asyncpg": asyncpg.__version__,
+        "postgresql": pg_version,
+        "pgbouncer": pgbouncer_version,
+        "sqlite": sqlite3.sqlite_version,
+    }
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    if value is None or value != value:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def print_report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=150)
+    table = Table(
+        title=f"POST /runner/v1/results over mutual TLS: {args.monitors} monitors x "
+        f"{args.regions} regions, batches of {args.batch}, think {args.think:g} s, "
+        f"{args.duration:g} s window"
+    )
+    table.add_column("figure")
+    names = {"postgresql": "PostgreSQL via PgBouncer", "sqlite": "SQLite"}
+    for kind in results:
+        table.add_column(names.get(kind, kind), justify="right")
+
+    def row(label: str, fn: Callable[[dict[str, Any]], str]) -> None:
+        table.add_row(label, *(fn(r) for r in results.values()))
+
+    row("runner connections (asked)", lambda r: f"{r['connections']:,}")
+    row(
+        "connections up at window start / end / max",
+        lambda r: (
+            f"{r['connections_up_at_start']:,} / {r['connections_up_at_end']:,} / "
+            f"{r['connections_up_max']:,}"
+        ),
+    )
+    row("TLS connections opened (whole run)", lambda r: f"{r['connections_opened']:,}")
+    row("listen queue overflows (kernel, whole run)", lambda r: f"{r['listen_overflows']:,}")
+    row("results/s stored", lambda r: fmt(r["results_per_s"], 0))
+    row("requests/s acked", lambda r: fmt(r["requests_per_s"], 1))
+    row(
+        "ack p50 / p99 / max ms",
+        lambda r: f"{fmt(r['ack_p50_ms'])} / {fmt(r['ack_p99_ms'])} / {fmt(r['ack_max_ms'])}",
+    )
+    row(
+        "connection errors in window (by kind)",
+        lambda r: f"{r['connection_errors']:,} {r['errors_by_kind'] or ''}".strip(),
+    )
+    row(
+        "PG server connections max: pg_stat_activity / PgBouncer sv_*",
+        lambda r: (
+            "-"
+            if r["pg_server_connections"] is None
+            else f"{r['pg_server_connections']} / {r['pgbouncer_server_connections']} "
+            f"(pool {args.pool_size})"
+        ),
+    )
+    row(
+        "PgBouncer cl_waiting max",
+        lambda r: (
+            "-" if r["pgbouncer_cl_waiting_max"] is None else str(r["pgbouncer_cl_waiting_max"])
+        ),
+    )
+    row(
+        "CPU %: server / client / rest of the machine",
+        lambda r: (
+            f"{fmt(r['server_cpu_pct'], 0)} / {fmt(r['client_cpu_pct'], 0)} / "
+            f"{fmt(r['other_cpu_pct'], 0)}"
+        ),
+    )
+    row(
+        "of the rest: PG backends of the bench db / all PG / PgBouncer / others",
+        lambda r: (
+            f"{fmt(r['postgres_bench_cpu_pct'], 0)} / {fmt(r['postgres_cpu_pct'], 0)} / "
+            f"{fmt(r['pgbouncer_cpu_pct'], 0)} / {fmt(r['others_cpu_pct'], 0)}"
+        ),
+    )
+    row(
+        "softirq (in the rest) / steal (not in it) %",
+        lambda r: f"{fmt(r['softirq_pct'], 0)} / {fmt(r['steal_pct'], 0)}",
+    )
+    row("server CPU µs per stored result", lambda r: fmt(r["server_cpu_us_per_result"], 0))
+    for name in ("add_results", "monitors_by_id", "record_runner_health"):
+        row(
+            f"server wall ms per {name} (calls)",
+            lambda r, n=name: (
+                f"{fmt(r['db_calls'][n]['mean_ms'], 1)} ({r['db_calls'][n]['calls']:,})"
+            ),
+        )
+    console.print(table)
+    for kind, r in results.items():
+        for name, text in r["first_errors"].items():
+            console.print(f"{kind}: first {name} error: {text}", markup=False, highlight=False)
+    console.print(
+        "results/s: rows the server's ingest reported new in the window; ack: request sent -> "
+        "200 read by the client, answers in the window. CPU % of one core (200 % = both cores)."
+    )
+
+
+def summary(
+    results: dict[str, dict[str, Any]], args: argparse.Namespace, info: dict[str, Any]
+) -> dict[str, Any]:
+    def r3(x: Any) -> Any:
+        if isinstance(x, float):
+            return None if x != x else round(x, 3)
+        return x
+
+    out: dict[str, Any] = {}
+    pg = results.get("postgresql")
+    if pg:
+        out["results_per_s"] = r3(pg["results_per_s"])
+        out["ack_p50_ms"] = r3(pg["ack_p50_ms"])
+        out["ack_p99_ms"] = r3(pg["ack_p99_ms"])
+        out["connection_errors"] = pg["connection_errors"]
+        out["pg_server_connections"] = pg["pg_server_connections"]
+        out["pgbouncer_server_connections"] = pg["pgbouncer_server_connections"]
+        out["pool_size"] = args.pool_size
+        out["connections"] = pg["connections"]
+        out["connections_up"] = pg["connections_up_at_end"]
+    sq = results.get("sqlite")
+    if sq:
+        out["sqlite_results_per_s"] = r3(sq["results_per_s"])
+        out["sqlite_ack_p50_ms"] = r3(sq["ack_p50_ms"])
+        out["sqlite_ack_p99_ms"] = r3(sq["ack_p99_ms"])
+        out["sqlite_connection_errors"] = sq["connection_errors"]
+        out["sqlite_connections"] = sq["connections"]
+    for kind, r in results.items():
+        prefix = "pg" if kind == "postgresql" else kind
+        out[prefix] = {k: r3(v) for k, v in r.items() if k not in ("database",)}
+    out["setup"] = {
+        "monitors": args.monitors,
+        "regions": args.regions,
+        "batch": args.batch,
+        "think_s": args.think,
+        "ramp_s": args.ramp,
+        "duration_s": args.duration,
+        "pool_size": args.pool_size,
+    }
+    out["machine"] = info
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+
+
+async def amain(args: argparse.Namespace) -> None:
+    import asyncpg
+    import sqlalchemy as sa
+    from tests.pgbouncer import find_pgbouncer, start_pgbouncer
+
+    from statpulse.security import pki
+
+    say = lambda text: print(text, flush=True)  # noqa: E731
+    # A 500 (the database pool's 30 s timeout under overload) is counted by the client: keep
+    # aiohttp's traceback per failed request out of the output.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+    kinds = [k for k in args.databases.split(",") if k]
+    pg_version = bouncer_version = None
+    binary = find_pgbouncer()
+    if "postgresql" in kinds:
+        admin = asyncpg_dsn(args.pg)
+        conn = await asyncpg.connect(admin, timeout=5)
+        try:
+            pg_version = str(await conn.fetchval("SHOW server_version"))
+        finally:
+            await conn.close()
+        if binary is None:
+            sys.exit("pgbouncer is not installed (make test-deps)")
+        version = await asyncio.create_subprocess_exec(binary, "--version", stdout=subprocess.PIPE)
+        bouncer_version = (await version.communicate())[0].decode().split("\n", 1)[0].strip()
+    info = machine(pg_version, bouncer_version)
+    nofile = raise_nofile(max(args.connections, args.sqlite_connections) + 1024)
+    info["nofile"] = nofile
+    say(
+        f"machine: {info['nproc']} cpus ({info['cpu']}), load {info['loadavg']}, kernel "
+        f"{info['kernel']}, python {info['python']}, {info['openssl']}, aiohttp "
+        f"{info['aiohttp']}, uvloop {info['uvloop']}, PostgreSQL {pg_version}, {bouncer_version}"
+        f", SQLite {info['sqlite']}; RLIMIT_NOFILE {nofile[0]} (hard {nofile[1]})"
+    )
+    regions = list(REGIONS[: args.regions])
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="statpulse-bench-ingest-") as tmp:
+        work = Path(tmp)
+        pki_dir = work / "pki"
+        pki.init_pki(pki_dir)
+        for region in regions:
+            pki.issue_runner(pki_dir, region)
+        for kind in kinds:
+            if kind == "postgresql":
+                name = f"statpulse_bench_{secrets.token_hex(4)}"
+                await pg_admin(admin, f'CREATE DATABASE "{name}"')
+                bouncer = None
+                try:
+                    direct = sa.make_url(args.pg).set(database=name).render_as_string(False)
+                    monitors = await seed(direct, args.monitors, regions)
+                    server = sa.make_url(args.pg)
+                    bouncer_dir = work / "pgbouncer"
+                    bouncer_dir.mkdir()
+                    bouncer = start_pgbouncer(
+                        bouncer_dir,
+                        databases={"bench": name},
+                        server_host=server.host or "127.0.0.1",
+                        server_port=server.port or 5432,
+                        user=server.username or "postgres",
+                        password=server.password or "",
+                        pool_size=args.pool_size,
+                        binary=binary or "pgbouncer",
+                    )
+                    results[kind] = await run_case(
+                        kind,
+                        bouncer.url("bench"),
+                        pgbouncer=bouncer,
+                        admin_dsn=admin,
+                        database=name,
+                        pki_dir=pki_dir,
+                        monitors=monitors,
+                        connections=args.connections,
+                        args=args,
+                        workdir=work,
+                        say=say,
+                    )
+                finally:
+                    if bouncer is not None:
+                        bouncer.stop()
+                    await pg_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            elif kind == "sqlite":
+                url = f"sqlite:///{work / 'bench.db'}"
+                monitors = await seed(url, args.monitors, regions)
+                results[kind] = await run_case(
+                    kind,
+                    url,
+                    pgbouncer=None,
+                    admin_dsn=None,
+                    database=None,
+                    pki_dir=pki_dir,
+                    monitors=monitors,
+                    connections=args.sqlite_connections,
+                    args=args,
+                    workdir=work,
+                    say=say,
+                )
+            else:
+                sys.exit(f"unknown database {kind!r}")
+    info["loadavg_after"] = os.getloadavg()
+    print_report(results, args)
+    print(json.dumps(summary(results, args, info)))
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--client":
+        client_main(sys.argv[2])
+        return
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="200 connections, 15 s window")
+    parser.add_argument("--connections", type=int, help="runner connections (quick 200, 10,000)")
+    parser.add_argument(
+        "--sqlite-connections", type=int, help="runner connections on SQLite (default: the same)"
+    )
+    parser.add_argument("--duration", type=float, help="measured window, s (quick 15, full 60)")
+    parser.add_argument("--ramp", type=float, help="connection ramp before the window, s")
+    parser.add_argument("--batch", type=int, default=50, help="results per POST")
+    parser.add_argument(
+        "--think", type=float, default=0.0, help="s between an ack and the next POST (jittered)"
+    )
+    parser.add_argument("--timeout", type=float, default=120.0, help="client request timeout, s")
+    parser.add_argument("--monitors", type=int, default=200)
+    parser.add_argument("--regions", type=int, default=3)
+    parser.add_argument("--pool-size", type=int, default=20, help="PgBouncer default_pool_size")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="cProfile the server process in the window, print the top N (inflates CPU)",
+    )
+    parser.add_argument("--databases", default="postgresql,sqlite")
+    parser.add_argument("--pg", default=os.environ.get("STATPULSE_BENCH_POSTGRES_URL", DEFAULT_PG))
+    args = parser.parse_args()
+    args.connections = args.connections or (200 if args.quick else 10_000)
+    args.sqlite_connections = args.sqlite_connections or args.connections
+    args.duration = args.duration or (15.0 if args.quick else 60.0)
+    args.ramp = args.ramp or (3.0 if args.quick else max(5.0, args.connections / 500))
+    args.regions = min(len(REGIONS), max(1, args.regions))
+    import uvloop
+
+    uvloop.run(amain(args))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("interrupted")
