@@ -47,7 +47,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +56,7 @@ import aiohttp
 import uvloop
 from redis import Redis
 
+from benchlib import pct
 from statpulse import __version__
 from statpulse.model import CheckResult, ErrorClass
 from statpulse.security import pki
@@ -75,14 +75,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..1) of unsorted values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def statpulse(*args: str, cwd: Path) -> str:

@@ -43,7 +43,6 @@ import cProfile
 import io
 import json
 import logging
-import math
 import os
 import platform
 import pstats
@@ -62,6 +61,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchlib import asyncpg_dsn, pct, pg_admin
+
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # tests.pgbouncer
     sys.path.insert(0, str(REPO))
@@ -71,14 +72,6 @@ REGIONS = ("eu-west", "us-east", "ap-south", "sa-east", "af-south")
 REGION_HEADER = "X-StatPulse-Region"
 SCRIPT = Path(__file__).resolve()
 SERVER_STATES = ("sv_active", "sv_idle", "sv_used", "sv_tested", "sv_login")
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..1) of unsorted values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def raise_nofile(wanted: int) -> tuple[int, int]:
@@ -360,22 +353,6 @@ class Timed:
 
     def snapshot(self) -> tuple[int, float]:
         return self.calls, self.seconds
-
-
-async def pg_admin(dsn: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def asyncpg_dsn(url: str) -> str:
-    import sqlalchemy as sa
-
-    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def seed(url: str, monitors: int, regions: Sequence[str]) -> dict[str, list[str]]:

@@ -57,6 +57,7 @@ import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from benchlib import asyncpg_dsn, pct, pg_admin
 from statpulse.archive.target import ArchiveTarget
 from statpulse.engine.retention import RetentionPolicy, run_retention
 from statpulse.engine.rollup_query import plan, summarize_rollups
@@ -144,14 +145,6 @@ async def create_monitors(
 # Measuring
 
 
-def pct(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..1) of unsorted values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
 async def timed(fn: Callable[[], Awaitable[Any]], repeat: int) -> tuple[list[float], Any]:
     """Milliseconds of each of ``repeat`` calls (after one warm-up call), and the last answer."""
     answer = await fn()
@@ -210,18 +203,6 @@ def quantile_error_pct(
 
 # --------------------------------------------------------------------------------------------
 # Databases
-
-
-async def pg_admin(dsn: str, sql: str) -> None:
-    conn = await asyncpg.connect(dsn, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def asyncpg_dsn(url: str) -> str:
-    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def db_size(store: SqlStore, path: Path | None) -> dict[str, int]:
