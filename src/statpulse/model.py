@@ -7,7 +7,7 @@ Nothing here does I/O. Times are timezone-aware UTC datetimes; durations are mil
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -350,6 +350,21 @@ class StateChange:
     to_status: Status
     at: datetime
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """One evaluation round's output: region states to upsert, new monitor statuses (with the
+    time of change) and the state-change rows, stored together in one transaction."""
+
+    region_states: Sequence[RegionState]
+    monitor_statuses: Mapping[uuid.UUID, tuple[Status, datetime]]
+    changes: Sequence[StateChange]
+
+
+# Given the current status of each live monitor and their stored region states, the evaluation
+# to store. Called by the store inside the transaction that holds those monitors' row locks.
+Decide = Callable[[Mapping[uuid.UUID, Status], list[RegionState]], Evaluation]
 
 
 @dataclass(frozen=True, slots=True)

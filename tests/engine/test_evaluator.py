@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from statpulse.bus.live import Broadcaster
@@ -90,3 +91,24 @@ async def test_state_changes_are_broadcast(sqlite_store: SqlStore) -> None:
         await evaluator.process([result(monitor.id, 0, True)])
         event = events.get_nowait()
     assert (event.monitor_id, event.status) == (monitor.id, Status.UP)
+
+
+async def test_five_workers_evaluating_one_monitor_at_once_record_one_state_change(
+    store: SqlStore,
+) -> None:
+    """Each region's failure reaches a different evaluator at the same moment (as with several
+    engine workers). Each must see what the previous one stored: the monitor goes down once,
+    with one change row, and every region state is kept."""
+    regions = [f"r{i}" for i in range(5)]
+    monitor, first, _, _ = await setup(store, failure_threshold=1, regions=regions)
+    others = [
+        Evaluator(store, MemoryBus(), Broadcaster(), Metrics(), clock=lambda: T0) for _ in range(4)
+    ]
+    batches = [[result(monitor.id, 0, False, region=r)] for r in regions]
+    changes = await asyncio.gather(
+        *(ev.process(b) for ev, b in zip([first, *others], batches, strict=True))
+    )
+    assert [c.to_status for cs in changes for c in cs] == [Status.DOWN]
+    assert [c.to_status for c in await store.state_changes(monitor.id, 10)] == [Status.DOWN]
+    states = await store.region_states([monitor.id])
+    assert sorted(s.region for s in states if s.status is Status.DOWN) == regions

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import structlog
@@ -14,6 +14,7 @@ from statpulse.engine.evaluate import quorum, stale_after, step
 from statpulse.metrics import Metrics
 from statpulse.model import (
     CheckResult,
+    Evaluation,
     Monitor,
     RegionState,
     StateChange,
@@ -53,45 +54,15 @@ class Evaluator:
         """Apply a batch; returns the monitor state changes it caused (already stored)."""
         ids = list({r.monitor_id for r in batch})
         monitors = await self._store.monitors_by_id(ids)
-        states: dict[tuple[uuid.UUID, str], RegionState] = {
-            (s.monitor_id, s.region): s for s in await self._store.region_states(ids)
-        }
-        touched: set[tuple[uuid.UUID, str]] = set()
-        for result in sorted(batch, key=lambda r: (r.started_at, r.id)):
-            monitor = monitors.get(result.monitor_id)
-            if monitor is None or monitor.paused or result.region not in monitor.config.regions:
-                continue
-            key = (result.monitor_id, result.region)
-            prev = states.get(key)
-            # A replayed or out-of-order result must not count twice in a streak.
-            if prev and prev.last_result_at and result.started_at <= prev.last_result_at:
-                continue
-            cfg = monitor.config
-            states[key] = step(prev, result, cfg.failure_threshold, cfg.recovery_threshold)
-            touched.add(key)
-
         now = self._clock()
-        statuses: dict[uuid.UUID, tuple[Status, datetime]] = {}
-        changes: list[StateChange] = []
-        for monitor_id in {m for m, _ in touched}:
-            monitor = monitors[monitor_id]
-            regional = [
-                states[(monitor_id, r)] for r in monitor.config.regions if (monitor_id, r) in states
-            ]
-            status = quorum(regional, now, stale_after(monitor.config.interval_s))
-            if status is not monitor.status:
-                statuses[monitor_id] = (status, now)
-                changes.append(
-                    StateChange(
-                        id=new_id(),
-                        monitor_id=monitor_id,
-                        from_status=monitor.status,
-                        to_status=status,
-                        at=now,
-                        reason=_reason(regional, status),
-                    )
-                )
-        await self._store.save_evaluation([states[k] for k in touched], statuses, changes)
+
+        def decide(current: Mapping[uuid.UUID, Status], stored: list[RegionState]) -> Evaluation:
+            return _evaluate(batch, monitors, current, stored, now)
+
+        # The read-modify-write of region states runs under the monitors' row locks, so two
+        # workers with results of the same monitor never interleave (nor lose a streak).
+        outcome = await self._store.evaluate_locked(ids, decide)
+        changes = list(outcome.changes)
         for change in changes:  # pages first: the draft incident is not on their path
             self._live.publish(MonitorChanged(change.monitor_id, change.to_status))
         for change in changes:
@@ -125,6 +96,52 @@ class Evaluator:
             await self._store.resolve_drafts(
                 monitor.id, change.at, f"{name} has recovered as of {at}."
             )
+
+
+def _evaluate(
+    batch: Sequence[CheckResult],
+    monitors: Mapping[uuid.UUID, Monitor],
+    current: Mapping[uuid.UUID, Status],
+    stored: list[RegionState],
+    now: datetime,
+) -> Evaluation:
+    """Pure: the batch applied to the stored region states of the live monitors."""
+    states = {(s.monitor_id, s.region): s for s in stored}
+    touched: set[tuple[uuid.UUID, str]] = set()
+    for result in sorted(batch, key=lambda r: (r.started_at, r.id)):
+        monitor = monitors.get(result.monitor_id)
+        if monitor is None or result.monitor_id not in current:
+            continue
+        if result.region not in monitor.config.regions:
+            continue
+        key = (result.monitor_id, result.region)
+        prev = states.get(key)
+        # A replayed or out-of-order result must not count twice in a streak.
+        if prev and prev.last_result_at and result.started_at <= prev.last_result_at:
+            continue
+        cfg = monitor.config
+        states[key] = step(prev, result, cfg.failure_threshold, cfg.recovery_threshold)
+        touched.add(key)
+    statuses: dict[uuid.UUID, tuple[Status, datetime]] = {}
+    changes: list[StateChange] = []
+    for monitor_id in sorted({m for m, _ in touched}):
+        config = monitors[monitor_id].config
+        regional = [states[(monitor_id, r)] for r in config.regions if (monitor_id, r) in states]
+        status = quorum(regional, now, stale_after(config.interval_s))
+        before = current[monitor_id]
+        if status is not before:
+            statuses[monitor_id] = (status, now)
+            changes.append(
+                StateChange(
+                    id=new_id(),
+                    monitor_id=monitor_id,
+                    from_status=before,
+                    to_status=status,
+                    at=now,
+                    reason=_reason(regional, status),
+                )
+            )
+    return Evaluation([states[k] for k in touched], statuses, changes)
 
 
 def _reason(regional: Sequence[RegionState], status: Status) -> str:

@@ -21,6 +21,8 @@ from statpulse.model import (
     CheckResult,
     Component,
     DayUptime,
+    Decide,
+    Evaluation,
     LatencySample,
     Monitor,
     MonitorConfig,
@@ -179,6 +181,12 @@ class Store(Protocol):
     ) -> None:
         """Persist one evaluation round atomically: region states (upsert), monitor statuses
         (skipping monitors deleted or paused meanwhile) and state-change rows."""
+
+    async def evaluate_locked(self, monitor_ids: Sequence[uuid.UUID], decide: Decide) -> Evaluation:
+        """Run ``decide`` on the live (existing, unpaused) monitors among ``monitor_ids`` and
+        their region states, and store its evaluation, all in one transaction that holds those
+        monitors' rows: concurrent callers for the same monitors run one after the other, each
+        seeing what the previous one stored. Returns what ``decide`` returned."""
 
     async def open_draft_incident(
         self,

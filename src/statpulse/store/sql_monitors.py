@@ -9,9 +9,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from statpulse.model import (
+    Decide,
     DnsOptions,
+    Evaluation,
     GrpcOptions,
     HttpOptions,
     LatencyThresholds,
@@ -244,58 +247,25 @@ class MonitorsMixin(KeysMixin):
         if not ids:
             return
         async with self._engine.begin() as conn:
-            # Monitors deleted or paused while their results were in flight are skipped.
-            live = set(
-                (
-                    await conn.execute(
-                        sa.select(t.monitors.c.id).where(
-                            t.monitors.c.id.in_(list(ids)), t.monitors.c.paused.is_(False)
-                        )
-                    )
-                ).scalars()
+            live = set(await _live_statuses(conn, ids, lock=False))
+            await _write_evaluation(
+                conn, live, Evaluation(region_states, monitor_statuses, changes)
             )
-            rows = [
-                {
-                    "monitor_id": s.monitor_id,
-                    "region": s.region,
-                    "status": s.status.value,
-                    "streak_level": s.streak_level.value,
-                    "streak": s.streak,
-                    "last_result_at": s.last_result_at,
-                    "last_error": s.last_error,
-                }
-                for s in region_states
-                if s.monitor_id in live
-            ]
-            if rows:
-                stmt = upsert(
-                    self._dialect,
-                    t.region_states,
-                    ["monitor_id", "region"],
-                    ["status", "streak_level", "streak", "last_result_at", "last_error"],
-                )
-                await conn.execute(stmt, rows)
-            for monitor_id, (status, at) in monitor_statuses.items():
-                if monitor_id in live:
-                    await conn.execute(
-                        t.monitors.update()
-                        .where(t.monitors.c.id == monitor_id)
-                        .values(status=status.value, status_changed_at=at)
-                    )
-            change_rows = [
-                {
-                    "id": c.id,
-                    "monitor_id": c.monitor_id,
-                    "from_status": c.from_status.value,
-                    "to_status": c.to_status.value,
-                    "at": c.at,
-                    "reason": c.reason,
-                }
-                for c in changes
-                if c.monitor_id in live
-            ]
-            if change_rows:
-                await conn.execute(t.state_changes.insert(), change_rows)
+
+    async def evaluate_locked(self, monitor_ids: Sequence[uuid.UUID], decide: Decide) -> Evaluation:
+        ids = set(monitor_ids)
+        if not ids:
+            return Evaluation((), {}, ())
+        async with self._engine.begin() as conn:
+            # FOR UPDATE (ordered by id, so two workers never deadlock) makes a second worker
+            # holding results of the same monitors wait here, then read what the first wrote.
+            live = await _live_statuses(conn, ids, lock=True)
+            states = await conn.execute(
+                sa.select(t.region_states).where(t.region_states.c.monitor_id.in_(list(live)))
+            )
+            outcome = decide(live, [from_row(RegionState, r) for r in states])
+            await _write_evaluation(conn, set(live), outcome)
+            return outcome
 
     async def state_changes(self, monitor_id: uuid.UUID, limit: int) -> list[StateChange]:
         query = (
@@ -306,3 +276,71 @@ class MonitorsMixin(KeysMixin):
         )
         rows = await self._all(query)
         return [from_row(StateChange, r) for r in rows]
+
+
+async def _live_statuses(
+    conn: AsyncConnection, ids: set[uuid.UUID], *, lock: bool
+) -> dict[uuid.UUID, Status]:
+    """Current status of the monitors among ``ids`` that still exist and are not paused (those
+    deleted or paused while their results were in flight are skipped)."""
+    query = (
+        sa.select(t.monitors.c.id, t.monitors.c.status)
+        .where(t.monitors.c.id.in_(list(ids)), t.monitors.c.paused.is_(False))
+        .order_by(t.monitors.c.id)
+    )
+    if lock and conn.dialect.name == "sqlite":
+        # SQLite has no row locks and ignores FOR UPDATE: a first write takes the database's
+        # write lock now (waiting up to busy_timeout), before anything is read.
+        await conn.execute(
+            t.monitors.update()
+            .where(t.monitors.c.id.in_(list(ids)))
+            .values(status=t.monitors.c.status)
+        )
+    elif lock:
+        query = query.with_for_update()
+    return {row.id: Status(row.status) for row in await conn.execute(query)}
+
+
+async def _write_evaluation(conn: AsyncConnection, live: set[uuid.UUID], ev: Evaluation) -> None:
+    rows = [
+        {
+            "monitor_id": s.monitor_id,
+            "region": s.region,
+            "status": s.status.value,
+            "streak_level": s.streak_level.value,
+            "streak": s.streak,
+            "last_result_at": s.last_result_at,
+            "last_error": s.last_error,
+        }
+        for s in ev.region_states
+        if s.monitor_id in live
+    ]
+    if rows:
+        stmt = upsert(
+            conn.dialect.name,
+            t.region_states,
+            ["monitor_id", "region"],
+            ["status", "streak_level", "streak", "last_result_at", "last_error"],
+        )
+        await conn.execute(stmt, rows)
+    for monitor_id, (status, at) in ev.monitor_statuses.items():
+        if monitor_id in live:
+            await conn.execute(
+                t.monitors.update()
+                .where(t.monitors.c.id == monitor_id)
+                .values(status=status.value, status_changed_at=at)
+            )
+    change_rows = [
+        {
+            "id": c.id,
+            "monitor_id": c.monitor_id,
+            "from_status": c.from_status.value,
+            "to_status": c.to_status.value,
+            "at": c.at,
+            "reason": c.reason,
+        }
+        for c in ev.changes
+        if c.monitor_id in live
+    ]
+    if change_rows:
+        await conn.execute(t.state_changes.insert(), change_rows)
