@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -36,7 +36,9 @@ from statpulse.model import (
 )
 
 if TYPE_CHECKING:
+    from statpulse.store.sql_channels import Channel
     from statpulse.store.sql_incidents import Incident
+    from statpulse.store.sql_outbox import OutboxItem
     from statpulse.store.sql_runners import RunnerHealth
 
 
@@ -207,6 +209,56 @@ class Store(Protocol):
 
     async def runner_health(self) -> list[RunnerHealth]:
         """The last health report of every remote runner."""
+
+    # notification channels and their outbox (store/sql_channels.py, store/sql_outbox.py)
+    async def create_channel(
+        self,
+        org_id: uuid.UUID,
+        kind: str,
+        name: str,
+        config: Mapping[str, Any],
+        secret_fields: Sequence[str],
+        events: Sequence[str] = (),
+    ) -> Channel:
+        """A new enabled channel; ``secret_fields`` of ``config`` are sealed at rest."""
+
+    async def get_channel(self, org_id: uuid.UUID | None, channel_id: uuid.UUID) -> Channel | None:
+        """The channel, secrets opened; ``org_id`` None: any organisation's."""
+
+    async def list_channels(self, org_id: uuid.UUID) -> list[Channel]: ...
+
+    async def delete_channel(self, org_id: uuid.UUID, channel_id: uuid.UUID) -> bool: ...
+
+    async def set_channel_enabled(
+        self, org_id: uuid.UUID, channel_id: uuid.UUID, enabled: bool
+    ) -> bool: ...
+
+    async def channel_failed(
+        self, channel_id: uuid.UUID, error: str, at: datetime, *, disable: bool
+    ) -> None: ...
+
+    async def enqueue(
+        self,
+        org_id: uuid.UUID,
+        event: str,
+        group_key: str,
+        message: Mapping[str, Any],
+        at: datetime,
+        channel_ids: list[uuid.UUID] | None = None,
+    ) -> int:
+        """One outbox row per wanting channel; the same ``group_key`` twice adds nothing."""
+
+    async def claim_outbox(
+        self, now: datetime, lease: timedelta, limit: int
+    ) -> list[OutboxItem]: ...
+
+    async def mark_sent(self, item_id: uuid.UUID, at: datetime) -> None: ...
+
+    async def mark_retry(self, item_id: uuid.UUID, next_at: datetime, error: str) -> None: ...
+
+    async def mark_dead(self, item_id: uuid.UUID, error: str) -> None: ...
+
+    async def outbox_rows(self, channel_id: uuid.UUID) -> list[dict[str, Any]]: ...
 
     async def state_changes(self, monitor_id: uuid.UUID, limit: int) -> list[StateChange]:
         """Newest first."""

@@ -391,3 +391,45 @@ org_data_keys = sa.Table(
     sa.Column("master_key_id", sa.String(16), nullable=False),
     _created(),
 )
+
+
+channels = sa.Table(
+    "channels",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    # Secret fields (tokens, webhook URLs, passwords, signing secrets) are sealed (sp1:...).
+    sa.Column("config", JSONDocument, nullable=False),
+    # Event names this channel receives; empty: all of them.
+    sa.Column("events", JSONDocument, nullable=False),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("last_error_at", UTCDateTime(), nullable=True),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "org_id"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column(
+        "channel_id", sa.Uuid(), sa.ForeignKey("channels.id", ondelete="CASCADE"), nullable=False
+    ),
+    # One message per state change per channel: a second enqueue of the same change is a no-op.
+    sa.Column("group_key", sa.String(200), nullable=False),
+    sa.Column("message", JSONDocument, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | sent | dead
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("claimed_until", UTCDateTime(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("sent_at", UTCDateTime(), nullable=True),
+    _created(),
+    sa.UniqueConstraint("channel_id", "group_key"),
+    sa.Index(None, "state", "next_attempt_at"),
+)

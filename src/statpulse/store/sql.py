@@ -8,10 +8,12 @@ from statpulse.security.secrets import Keyring
 from statpulse.store.engine import create_engine
 from statpulse.store.migrate import upgrade
 from statpulse.store.sql_accounts import AccountsMixin
+from statpulse.store.sql_channels import ChannelsMixin
 from statpulse.store.sql_heartbeats import HeartbeatsMixin
 from statpulse.store.sql_incidents import IncidentsMixin
 from statpulse.store.sql_keys import KeysMixin
 from statpulse.store.sql_monitors import MonitorsMixin
+from statpulse.store.sql_outbox import OutboxMixin
 from statpulse.store.sql_pages import PagesMixin
 from statpulse.store.sql_results import ResultsMixin
 from statpulse.store.sql_runners import RunnersMixin
@@ -21,6 +23,7 @@ from statpulse.store.sql_slos import SlosMixin
 class SqlStore(
     AccountsMixin,
     MonitorsMixin,
+    ChannelsMixin,
     ResultsMixin,
     PagesMixin,
     HeartbeatsMixin,
@@ -28,6 +31,7 @@ class SqlStore(
     KeysMixin,
     RunnersMixin,
     IncidentsMixin,
+    OutboxMixin,
 ):
     async def close(self) -> None:
         await self._engine.dispose()
