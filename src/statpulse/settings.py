@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     )
     result_batch_size: int = Field(default=500, ge=1)
     result_flush_ms: int = Field(default=200, ge=1)
+    notify_poll_s: float = Field(
+        default=1.0, gt=0, description="How often the notification outbox is checked for due rows."
+    )
     multi_tenant: bool = Field(
         default=False,
         description="Several organisations share this server; turns the egress guard on.",

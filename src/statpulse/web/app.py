@@ -15,7 +15,7 @@ from statpulse import __version__
 from statpulse.model import utcnow
 from statpulse.settings import Settings
 from statpulse.web import errors, ops, push
-from statpulse.web.api import monitors, pages, regions, results, slos, status
+from statpulse.web.api import channels, monitors, pages, regions, results, slos, status
 from statpulse.web.middleware import RequestContext
 from statpulse.web.public import routes as public
 from statpulse.web.services import Services
@@ -58,6 +58,7 @@ def create_app(
     app.include_router(monitors.router)
     app.include_router(results.router)
     app.include_router(regions.router)
+    app.include_router(channels.router)
     app.include_router(pages.router)
     app.include_router(slos.router)
     app.include_router(status.router)

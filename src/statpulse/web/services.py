@@ -1,7 +1,8 @@
 """The background services of one StatPulse process, owned by the app's lifespan.
 
 Start order: store (migrated) -> bus -> evaluator -> embedded runner -> heartbeat sweeper ->
-retention (partitions ahead, expiry, archive; ``engine/retention.py``). Stop
+retention (partitions ahead, expiry, archive; ``engine/retention.py``) -> notification
+dispatcher (the outbox, ``notify/dispatcher.py``). Stop
 order is the reverse, so every result a runner produced is stored and evaluated before the store
 closes. ``clock`` (default: the system's UTC clock) is shared by the evaluator and the heartbeats.
 """
@@ -24,10 +25,13 @@ from statpulse.engine.assignments import StoreAssignments
 from statpulse.engine.evaluator import Evaluator
 from statpulse.engine.heartbeats import Heartbeats
 from statpulse.engine.ingest import Ingest
+from statpulse.engine.periodic import Periodic
 from statpulse.engine.region_watch import RegionWatch
 from statpulse.engine.retention import RetentionJob, RetentionPolicy, archive_target
 from statpulse.metrics import Metrics
 from statpulse.model import utcnow
+from statpulse.notify import NOTIFIERS, HttpSender
+from statpulse.notify.dispatcher import Dispatcher
 from statpulse.runner.agent import Runner
 from statpulse.settings import Settings
 from statpulse.store.configured import open_configured_store
@@ -49,6 +53,8 @@ class Services:
     runner: Runner | None
     heartbeats: Heartbeats
     retention: RetentionJob
+    http: HttpSender
+    notifications: Periodic
     runner_api: RunnerApi | None = None
     region_watch: RegionWatch | None = None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -69,6 +75,11 @@ class Services:
             settings.retention_interval_s,
             clock,
         )
+        http = HttpSender(egress=settings.egress_policy())
+        await http.__aenter__()
+        dispatcher = Dispatcher(store, http, NOTIFIERS, clock=clock)
+        # Every worker dispatches: claims are atomic, so they share the outbox without overlap.
+        notifications = Periodic("notifications", settings.notify_poll_s, dispatcher.drain)
         runner = None
         if settings.embedded_runner and settings.worker_index == 0:
             runner = Runner(
@@ -83,8 +94,20 @@ class Services:
                 egress=settings.egress_policy(),
             )
         services = cls(
-            settings, store, metrics, bus, live, ingest, evaluator, runner, heartbeats, retention
+            settings,
+            store,
+            metrics,
+            bus,
+            live,
+            ingest,
+            evaluator,
+            runner,
+            heartbeats,
+            retention,
+            http,
+            notifications,
         )
+        await notifications.start()
         services._evaluator_task = asyncio.create_task(evaluator.run(), name="evaluator")
         if runner is not None:
             await runner.start()
@@ -112,6 +135,7 @@ class Services:
             await self.region_watch.stop()
         if self.runner_api is not None:  # no more uploads once the bus closes
             await self.runner_api.stop()
+        await self.notifications.stop()
         await self.retention.stop()
         await self.heartbeats.stop()
         if self.runner is not None:
@@ -128,6 +152,7 @@ class Services:
         stop_live = getattr(self.live, "stop", None)  # RedisBroadcaster
         if stop_live is not None:
             await stop_live()
+        await self.http.close()
         await self.store.close()
 
 
