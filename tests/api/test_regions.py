@@ -61,7 +61,9 @@ async def test_regions_of_a_monitor_are_fresh_stale_or_missing(env: Env) -> None
     assert other.status_code == 404
     # It went down (1 of 1 fresh region failing): a draft incident exists, not public.
     incidents = (await env.client.get("/api/v1/incidents", headers=env.read)).json()["data"]
-    assert [(i["title"], i["draft"]) for i in incidents] == [("Checkout is down", True)]
+    assert [(i["title"], i["draft"]) for i in incidents] == [
+        ("Checkout experiencing problems in some regions", True)
+    ]
     assert (await env.client.get("/api/v1/incidents", headers=env.other)).json()["data"] == []
 
 

@@ -64,9 +64,10 @@ async def test_one_draft_per_outage_under_concurrent_evaluation(store: SqlStore)
     assert len(incidents) == 1
     draft = incidents[0]
     assert draft.published_at is None and draft.resolved_at is None
-    assert draft.title == "Checkout API is down"
-    assert "regions failing" in draft.updates[0]["body"]
-    assert "(503)" in draft.updates[0]["body"]
+    # Written for customers from the evidence (engine/narrative.py): the error and the spread.
+    # The first evaluator to hold the monitor saw one region down (the only fresh vote).
+    assert draft.title == "Checkout API returning errors (HTTP 503) in some regions"
+    assert "HTTP 503" in draft.updates[0]["body"]
 
     # Recovery resolves the unpublished draft; the next outage gets a new one.
     await evaluators[0].process([result(monitor.id, at(1), True, r) for r in REGIONS])

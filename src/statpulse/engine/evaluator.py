@@ -11,6 +11,8 @@ import structlog
 from statpulse.bus.base import ResultBus
 from statpulse.bus.live import Broadcaster, MonitorChanged
 from statpulse.engine.evaluate import quorum, stale_after, step
+from statpulse.engine.narrative import Evidence, draft
+from statpulse.engine.outcomes import alert_message, evidence
 from statpulse.metrics import Metrics
 from statpulse.model import (
     CheckResult,
@@ -22,6 +24,7 @@ from statpulse.model import (
     new_id,
     utcnow,
 )
+from statpulse.notify.dispatcher import message_doc
 from statpulse.store.contract import Store
 
 log = structlog.get_logger(__name__)
@@ -65,8 +68,15 @@ class Evaluator:
         changes = list(outcome.changes)
         for change in changes:  # pages first: the draft incident is not on their path
             self._live.publish(MonitorChanged(change.monitor_id, change.to_status))
+        if not changes:
+            return changes
+        regional: dict[uuid.UUID, list[RegionState]] = {}
+        for state in await self._store.region_states([c.monitor_id for c in changes]):
+            regional.setdefault(state.monitor_id, []).append(state)
         for change in changes:
-            await self._incident(monitors[change.monitor_id], change)
+            monitor, states = monitors[change.monitor_id], regional.get(change.monitor_id, [])
+            await self._incident(monitor, change, evidence(monitor, change, batch, states))
+            await self._alert(monitor, change, states)
             self._metrics.state_changes.labels(to=change.to_status.value).inc()
             log.info(
                 "monitor state changed",
@@ -77,24 +87,36 @@ class Evaluator:
             )
         return changes
 
-    async def _incident(self, monitor: Monitor, change: StateChange) -> None:
-        """Down (by quorum) opens a draft incident for customers at once; the database keeps
-        it to one per outage. Recovery resolves a draft nobody published."""
-        name = monitor.config.name
-        at = change.at.strftime("%Y-%m-%d %H:%M UTC")
+    async def _incident(self, monitor: Monitor, change: StateChange, facts: Evidence) -> None:
+        """Down (by quorum) opens a draft incident for customers at once, written from the
+        evidence (``engine/narrative.py``); the database keeps it to one per outage. Recovery
+        resolves a draft nobody published."""
         if change.to_status is Status.DOWN:
+            text = draft(facts)
             created = await self._store.open_draft_incident(
-                monitor.org_id,
-                monitor.id,
-                f"{name} is down",
-                f"We are investigating failures of {name} since {at}. {change.reason}.",
-                change.at,
+                monitor.org_id, monitor.id, text.title, text.body, change.at, impact=text.impact
             )
             if created is not None:
                 log.info("draft incident opened", monitor_id=str(monitor.id), incident=str(created))
         elif change.from_status is Status.DOWN and change.to_status is Status.UP:
+            at = change.at.strftime("%H:%M UTC")
             await self._store.resolve_drafts(
-                monitor.id, change.at, f"{name} has recovered as of {at}."
+                monitor.id, change.at, f"{monitor.config.name} has recovered as of {at}."
+            )
+
+    async def _alert(
+        self, monitor: Monitor, change: StateChange, states: Sequence[RegionState]
+    ) -> None:
+        """Queue the operators' alert in the outbox: one row per channel per change, however
+        many workers see it (the group key is the change's id)."""
+        message = alert_message(monitor, change, states)
+        if message is not None:
+            await self._store.enqueue(
+                monitor.org_id,
+                message.event,
+                f"change:{change.id}",
+                message_doc(message),
+                change.at,
             )
 
 
