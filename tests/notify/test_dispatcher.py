@@ -13,7 +13,6 @@ from statpulse.notify.dispatcher import (
     Dispatcher,
     RetryPolicy,
     message_doc,
-    message_from_doc,
 )
 from statpulse.notify.signing import new_secret
 from statpulse.store.sql import SqlStore
@@ -109,26 +108,6 @@ async def test_a_410_disables_the_channel_and_shows_the_error(
     assert found is not None and not found.enabled and "410" in (found.last_error or "")
     # Disabled: later changes are not queued for it.
     assert await store.enqueue(org.id, "monitor.up", "d", message_doc(make_message()), T0) == 0
-
-
-async def test_a_dispatcher_that_died_after_sending_resends_with_the_same_id_once_its_lease_ends(
-    store: SqlStore, server: Recorder, http: HttpSender, make_message
-) -> None:
-    org, channel = await setup(store, server.url, new_secret())
-    await store.enqueue(org.id, "monitor.down", "c", message_doc(make_message()), T0)
-    clock = Clock()
-    lease = timedelta(seconds=RetryPolicy().lease_s)
-    # The dying dispatcher: claims and sends, never marks.
-    [item] = await store.claim_outbox(T0, lease, 10)
-    message = message_from_doc(str(item.id), item.message)
-    await NOTIFIERS["webhook"].send(message, channel.config, http)
-    d = dispatcher(store, http, clock)
-    assert await d.drain() == 0  # still leased: no second dispatcher takes it
-    clock.now = T0 + lease + timedelta(seconds=1)
-    assert await d.drain() == 1
-    assert [r.headers["webhook-id"] for r in server.received] == [str(item.id)] * 2
-    [row] = await store.outbox_rows(channel.id)
-    assert row["state"] == "sent"
 
 
 async def test_two_dispatchers_claiming_at_once_never_take_the_same_row(
