@@ -7,7 +7,9 @@ from datetime import timedelta
 
 from statpulse.engine.region_watch import RegionWatch
 from statpulse.metrics import Metrics
-from statpulse.model import CheckResult, new_id, utcnow
+from statpulse.model import CheckResult, MonitorConfig, new_id, utcnow
+from statpulse.notify import NOTIFIERS
+from statpulse.notify.signing import new_secret
 from statpulse.store.sql_runners import RunnerHealth
 from tests.api.conftest import Env
 
@@ -78,8 +80,18 @@ async def test_runner_health_and_silent_regions(env: Env) -> None:
     assert [(r["region"], r["healthy"]) for r in doc] == [("eu", True), ("us", False)]
     assert doc[0]["runners"][0]["spool_depth"] == 3
 
+    # The organisation with a monitor in "us" has an operators' channel: it gets one alert.
+    config = MonitorConfig(name="api", kind="http", target="http://x/", regions=("us",))
+    await store.create_monitor(env.org.id, config)
+    hook = NOTIFIERS["webhook"].validate({"url": "http://127.0.0.1:9/", "secret": new_secret()})
+    channel = await store.create_channel(env.org.id, "webhook", "ops", hook, ("secret",))
+
     metrics = Metrics()
-    watch = RegionWatch(store, metrics)  # type: ignore[arg-type]
+    watch = RegionWatch(store, metrics)
     assert await watch.check() == ({"us"}, set())
     assert await watch.check() == (set(), set())  # said once, not every time
     assert b'statpulse_region_healthy{region="us"} 0.0' in metrics.render()
+    assert await RegionWatch(store, Metrics()).check() == ({"us"}, set())  # another worker
+    rows = await store.outbox_rows(channel.id)
+    assert [r["message"]["event"] for r in rows] == ["region.unhealthy"]
+    assert rows[0]["message"]["regions"] == ["us"]
