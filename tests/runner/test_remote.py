@@ -4,6 +4,7 @@ results survive an engine outage exactly once, secrets never reach the disk, ref
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -14,12 +15,22 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import sqlalchemy.exc
 
+from statpulse.metrics import Metrics
 from statpulse.model import HttpOptions, MonitorConfig, utcnow
-from statpulse.runner.remote import EngineClient, EngineError, RemoteRunner
+from statpulse.runner.remote import (
+    EngineClient,
+    EngineError,
+    RemoteRunner,
+    SpoolUploader,
+    parse_retry_after,
+)
+from statpulse.runner.spool import Spool
 from statpulse.security import pki
 from statpulse.store import schema as t
 from statpulse.store.sql import SqlStore, open_store
+from statpulse.web.admission import Admission
 from statpulse.web.runner_api import RunnerApi
 from tests.processes import free_port
 from tests.store.test_contract import result
@@ -231,3 +242,99 @@ async def test_a_claimed_region_other_than_the_certificates_is_refused(
     finally:
         await client.close()
         await api.stop()
+
+
+def eu_client(pki_dir: Path, port: int) -> EngineClient:
+    context = pki.client_context(
+        pki_dir / "runner-eu.crt", pki_dir / "runner-eu.key", pki_dir / "ca.crt"
+    )
+    return EngineClient(f"https://127.0.0.1:{port}", "eu", context)
+
+
+async def test_a_throttled_upload_waits_retry_after_and_every_result_arrives_once(
+    store: SqlStore, target: str, pki_dir: Path, tmp_path: Path
+) -> None:
+    """The engine's database slots are all taken: the uploader is answered 503 + Retry-After,
+    waits, sends the same batch again; nothing is dropped nor counted as an upload error."""
+    m = await monitor(store, target)
+    admission = Admission(1, wait_s=0.05, retry_after_s=(1.0, 1.0))
+    api = RunnerApi(store, store.add_results, pki_dir, admission=admission)
+    await api.start("127.0.0.1", 0)
+    assert api.port is not None
+    client = eu_client(pki_dir, api.port)
+    spool = Spool(tmp_path / "spool")
+    sent = [result(m.id, utcnow() - timedelta(seconds=i)) for i in range(30)]
+    spool.append(sent)
+    metrics = Metrics()
+    uploader = SpoolUploader(spool, client, metrics, batch_size=10, jitter=lambda: 0.0)
+    task = asyncio.create_task(uploader.run())
+    try:
+        async with admission.slot():
+            async with asyncio.timeout(10):
+                while uploader.throttled < 2:
+                    await asyncio.sleep(0.02)
+            assert spool.stats().records == 30  # nothing acknowledged, nothing dropped
+        await until(lambda: _spool_drained(spool))
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await client.close()
+        spool.close()
+        await api.stop()
+    rows = await stored(store)
+    assert sorted(row.id for row in rows) == sorted(r.id for r in sent)  # each exactly once
+    assert metrics.upload_errors._value.get() == 0
+    assert admission.refused >= 2
+
+
+async def test_a_batch_stored_but_answered_503_is_stored_once_after_the_retry(
+    store: SqlStore, target: str, pki_dir: Path, tmp_path: Path
+) -> None:
+    """The pool times out after the rows were written (the acknowledgement is lost): the
+    uploader sends the batch again and the result ids keep it to one row each."""
+    m = await monitor(store, target)
+    calls = {"n": 0}
+
+    async def stored_then_timeout(batch: Any) -> int:
+        calls["n"] += 1
+        inserted = await store.add_results(batch)
+        if calls["n"] == 1:
+            raise sqlalchemy.exc.TimeoutError("QueuePool limit reached")
+        return inserted
+
+    api = RunnerApi(
+        store, stored_then_timeout, pki_dir, admission=Admission(4, retry_after_s=(1.0, 1.0))
+    )
+    await api.start("127.0.0.1", 0)
+    assert api.port is not None
+    client = eu_client(pki_dir, api.port)
+    spool = Spool(tmp_path / "spool")
+    sent = [result(m.id, utcnow() - timedelta(seconds=i)) for i in range(5)]
+    spool.append(sent)
+    uploader = SpoolUploader(spool, client, Metrics(), jitter=lambda: 0.0)
+    task = asyncio.create_task(uploader.run())
+    try:
+        await until(lambda: _spool_drained(spool))
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await client.close()
+        spool.close()
+        await api.stop()
+    assert uploader.throttled == 1 and calls["n"] >= 2
+    rows = await stored(store)
+    assert sorted(row.id for row in rows) == sorted(r.id for r in sent)
+
+
+async def _spool_drained(spool: Spool) -> bool:
+    return spool.stats().records == 0
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None

@@ -12,6 +12,10 @@
   uploaded in batches by ``SpoolUploader``, and dropped only once the engine acknowledged it.
   A full spool logs an error and reports ``spool_full`` in the runner's health; results then
   wait in memory (retried), none is dropped.
+- An engine that answers 503 or 429 with ``Retry-After`` is shedding load: the uploader waits
+  that long (capped at ``max_retry_after_s``, jittered) and sends the same batch again. That is
+  not an error (logged at debug level, counted in ``SpoolUploader.throttled``); nothing is
+  dropped and the result ids make a replay idempotent.
 - Each upload carries the runner's health: version, clock offset (measured NTP-style from the
   engine's ``server_time``), spool depth and scheduling lateness (p99 since the last upload).
 """
@@ -20,13 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import json
 import os
+import random
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +54,42 @@ CACHE_FILE = "assignments.json"
 HEARTBEAT_S = 5.0
 """A runner with nothing to upload still reports its health this often (the engine calls a
 region unhealthy after three missed reports)."""
+THROTTLE_STATUSES = (429, 503)
 
 
 class EngineError(Exception):
-    """The engine answered with an error status (``status``) or could not be reached."""
+    """The engine answered with an error status (``status``) or could not be reached.
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    ``retry_after_s``: the engine's ``Retry-After`` (seconds) when it sent one."""
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after_s: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after_s = retry_after_s
+
+    @property
+    def throttled(self) -> bool:
+        """The engine is shedding load and said when to come back (not a failure)."""
+        return self.status in THROTTLE_STATUSES and self.retry_after_s is not None
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP-date (RFC 9110
+    section 10.2.3); None when absent or unreadable. ``now``: epoch seconds (default: now)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class EngineClient:
@@ -122,7 +156,8 @@ class EngineClient:
                 body = await resp.read()
                 received = time.time()
                 if resp.status != 200:
-                    raise EngineError(_message(body, resp.status), resp.status)
+                    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                    raise EngineError(_message(body, resp.status), resp.status, retry_after)
                 return json.loads(body), sent, received
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise EngineError(f"engine unreachable: {exc!r}") from exc
@@ -211,17 +246,25 @@ class SpoolUploader:
         batch_size: int = 500,
         idle_s: float = 0.2,
         max_backoff_s: float = 10.0,
+        max_retry_after_s: float = 60.0,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
+        """``max_retry_after_s`` caps the engine's ``Retry-After``; ``jitter`` (0..1, injected
+        for tests) spreads the wait over 1x..1.5x of it, so throttled runners do not all come
+        back on the same tick."""
         self._spool = spool
         self._client = client
         self._metrics = metrics
         self._batch_size = batch_size
         self._idle_s = idle_s
         self._max_backoff_s = max_backoff_s
+        self._max_retry_after_s = max_retry_after_s
+        self._jitter = jitter
         self._health = HealthState()
         self._wake = asyncio.Event()
         self._last_upload = -HEARTBEAT_S
         self.uploaded = 0
+        self.throttled = 0
 
     def wake(self) -> None:
         self._wake.set()
@@ -232,6 +275,9 @@ class SpoolUploader:
             try:
                 sent = await self.upload_once()
             except EngineError as exc:
+                if exc.throttled:
+                    await self._wait_retry_after(exc)
+                    continue  # the same batch: nothing was acknowledged
                 self._metrics.upload_errors.inc()
                 if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
                     raise  # refused: a wrong certificate or region is not fixed by retrying
@@ -245,6 +291,15 @@ class SpoolUploader:
                     async with asyncio.timeout(self._idle_s):
                         await self._wake.wait()
                 self._wake.clear()
+
+    async def _wait_retry_after(self, exc: EngineError) -> None:
+        assert exc.retry_after_s is not None
+        self.throttled += 1
+        wait = max(0.1, min(exc.retry_after_s, self._max_retry_after_s)) * (
+            1 + 0.5 * self._jitter()
+        )
+        log.debug("engine busy; retrying the batch later", status=exc.status, wait_s=wait)
+        await asyncio.sleep(wait)
 
     async def upload_once(self) -> int:
         """Upload one batch; the number of results acknowledged (0: the spool was empty).
