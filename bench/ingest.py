@@ -2,7 +2,7 @@
 into SQLite.
 
     python bench/ingest.py [--quick] [--connections C] [--duration S] [--batch B] [--think S]
-                           [--monitors N] [--regions R] [--pool-size P]
+                           [--wave W] [--ramp S] [--monitors N] [--regions R] [--pool-size P]
                            [--databases postgresql,sqlite] [--pg postgresql://...]
 
 Set-up, per database: a private PKI in a temporary directory (``security.pki.init_pki``, one
@@ -22,16 +22,24 @@ The load comes from a separate process (this script with ``--client``): C simula
 each its own aiohttp session and TLS connection with the certificate of its region (connection
 i is region i mod R), each POSTing ``/runner/v1/results`` batches of B fresh results (random
 monitors of its region) plus a health report, as ``runner.remote.EngineClient`` does, waiting
-for the answer, then ``--think`` seconds (jittered +-50 %), again. Connections start spread
-over a ramp; the measured window (``--duration``) follows.
+for the answer, then ``--think`` seconds (jittered +-50 %), again. A 503 or 429 with
+``Retry-After`` is the server shedding load: the runner waits that long (jittered 1-1.5x,
+capped at 60 s) and sends the same batch again, as ``SpoolUploader`` does; those answers count
+as ``throttled``, not as connection errors. Connections open in waves of ``--wave`` (each
+runner's first request is an empty upload, which does no database work): the next wave starts
+once every connection of the previous one is up or failed, so the client's own TLS handshakes
+do not pile up. The measured window (``--duration``) starts when the last wave is done, or
+after ``--ramp`` seconds at most.
 
 Figures over the window: results/s stored (rows the server's ingest reported new), ack latency
-p50/p99 (request sent -> 200 received, answers received in the window), connection errors (TLS
-handshake failures, resets, timeouts, non-200), PostgreSQL server connections used (sampled
-every 0.25 s: ``pg_stat_activity`` of the bench database and PgBouncer's ``SHOW POOLS``), CPU of
-the server process, of the client process and of the rest of the machine (PostgreSQL, PgBouncer),
-and the server's wall time in its three database calls per request. The last line printed is one
-JSON object. See bench/README.md.
+p50/p99 (request sent -> 200 received, answers received in the window; ``batch_ack_*``: first
+send of a batch -> its 200, throttled waits included), throttled answers (503/429 with
+Retry-After), connection errors (TLS handshake failures, resets, timeouts, other non-200),
+PostgreSQL server connections used (sampled every 0.25 s: ``pg_stat_activity`` of the bench
+database and PgBouncer's ``SHOW POOLS``), CPU of the server process, of the client process and
+of the rest of the machine (PostgreSQL, PgBouncer), the server's CPU per connection during the
+ramp (TLS handshake plus one empty upload) and the server's wall time in its three database
+calls per request. The last line printed is one JSON object. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -165,13 +173,24 @@ async def client(config: dict[str, Any]) -> None:
         for r in regions
     }
     timeout = aiohttp.ClientTimeout(total=config["timeout"])
-    ramp, duration = config["ramp"], config["duration"]
+    ramp, duration, wave = config["ramp"], config["duration"], config["wave"]
     t_start = time.perf_counter()
-    window = (t_start + ramp, t_start + ramp + duration)
+    window = [t_start + ramp, t_start + ramp + duration]  # moved up when the waves end sooner
     stop = asyncio.Event()
     latencies: list[float] = []
+    batch_latencies: list[float] = []
     errors: dict[str, int] = {}
-    counts = {"requests": 0, "stored": 0, "accepted": 0, "opened": 0, "open": 0, "max_open": 0}
+    counts = {
+        "requests": 0,
+        "stored": 0,
+        "accepted": 0,
+        "opened": 0,
+        "open": 0,
+        "max_open": 0,
+        "throttled": 0,
+        "throttled_window": 0,
+    }
+    first_done = asyncio.Queue[int]()  # a runner's first request was answered or failed
     rng = random.Random(7)
 
     async def on_open(*_: Any) -> None:
@@ -218,7 +237,6 @@ async def client(config: dict[str, Any]) -> None:
 
     async def runner(i: int) -> None:
         region = regions[i % len(regions)]
-        await asyncio.sleep(ramp * 0.8 * i / count)
         connector = aiohttp.TCPConnector(ssl=contexts[region], limit=1, keepalive_timeout=3600)
         session = aiohttp.ClientSession(
             connector=connector,
@@ -229,8 +247,9 @@ async def client(config: dict[str, Any]) -> None:
         health = {"version": "bench", "clock_offset_ms": 0.0, "spool_depth": 0}
         state = {"alive": False}
 
-        async def post(body: bytes) -> tuple[int, dict[str, Any] | None]:
-            status, answer = 0, None
+        async def post(body: bytes) -> tuple[int, dict[str, Any] | None, float | None]:
+            """(status, answer of a 200, Retry-After of a 503/429)."""
+            status, answer, retry_after = 0, None, None
             try:
                 async with session.post(
                     url, data=body, headers={"Content-Type": "application/json"}
@@ -239,6 +258,8 @@ async def client(config: dict[str, Any]) -> None:
                     raw = await resp.read()
                     if status == 200:
                         answer = json.loads(raw)
+                    elif status in (429, 503) and resp.headers.get("Retry-After", "").isdigit():
+                        retry_after = float(resp.headers["Retry-After"])
             except aiohttp.ClientConnectorCertificateError as exc:
                 error("tls_certificate", exc)
             except aiohttp.ClientConnectorSSLError as exc:
@@ -260,43 +281,76 @@ async def client(config: dict[str, Any]) -> None:
                 state["alive"] = up
                 counts["open"] += 1 if up else -1
                 counts["max_open"] = max(counts["max_open"], counts["open"])
-            if status and status != 200:
+            if retry_after is not None:
+                counts["throttled"] += 1
+            elif status and status != 200:
                 error(f"http_{status}")
-            return status, answer
+            return status, answer, retry_after
 
         try:
             # An empty upload opens the TLS connection during the ramp (no database work).
+            first = True
             while not stop.is_set():
-                if (await post(b'{"results":[]}'))[1] is not None:
+                answered = (await post(b'{"results":[]}'))[1] is not None
+                if first:
+                    first = False
+                    first_done.put_nowait(i)
+                if answered:
                     break
                 await asyncio.sleep(1.0 + rng.random())
             if think > 0:  # spread the first uploads over one think time
                 await asyncio.sleep(think * rng.random())
+            body, t_batch = b"", 0.0
             while not stop.is_set():
-                body = payload(region, health)
+                if not body:  # a new batch; a throttled one is sent again as it was
+                    body, t_batch = payload(region, health), time.perf_counter()
                 t0 = time.perf_counter()
-                _status, answer = await post(body)
+                _status, answer, retry_after = await post(body)
                 t1 = time.perf_counter()
-                if window[0] <= t1 <= window[1]:
+                in_window = window[0] <= t1 <= window[1]
+                if in_window and answer is not None:
                     counts["requests"] += 1
-                    if answer is not None:
-                        latencies.append((t1 - t0) * 1000)
-                        counts["stored"] += int(answer.get("stored", 0))
-                        counts["accepted"] += int(answer.get("accepted", 0))
+                    latencies.append((t1 - t0) * 1000)
+                    batch_latencies.append((t1 - t_batch) * 1000)
+                    counts["stored"] += int(answer.get("stored", 0))
+                    counts["accepted"] += int(answer.get("accepted", 0))
+                if retry_after is not None:
+                    counts["throttled_window"] += in_window
+                    await asyncio.sleep(min(retry_after, 60.0) * (1 + 0.5 * rng.random()))
+                    continue
                 if answer is None:
                     await asyncio.sleep(1.0 + rng.random())  # back off like a runner would
-                elif think > 0:
+                    continue  # and send the same batch again, like a runner
+                body = b""
+                if think > 0:
                     await asyncio.sleep(think * (0.5 + rng.random()))
         finally:
             await session.close()
 
     errors_before: dict[str, int] = {}
-    tasks = [asyncio.create_task(runner(i)) for i in range(count)]
-    await asyncio.sleep(max(0.0, window[0] - time.perf_counter()))
+    tasks: list[asyncio.Task[None]] = []
+    waves = 0
+    ramp_cpu0 = cpu_seconds()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout_at(asyncio.get_running_loop().time() + ramp):
+            for start in range(0, count, wave):
+                size = min(wave, count - start)
+                tasks.extend(asyncio.create_task(runner(i)) for i in range(start, start + size))
+                for _ in range(size):
+                    await first_done.get()
+                waves += 1
+    ramp_s = time.perf_counter() - t_start
+    ramp_cpu = cpu_seconds() - ramp_cpu0
+    tasks.extend(asyncio.create_task(runner(i)) for i in range(len(tasks), count))  # ramp cap
+    window[:] = [time.perf_counter(), time.perf_counter() + duration]
     cpu0, errors_before = cpu_seconds(), dict(errors)
+    throttled_before = counts["throttled"]
     open_at_start = counts["open"]
     print(json.dumps({"event": "window_start", "open": open_at_start}), flush=True)
-    say(f"client: window starts, {open_at_start:,} of {count:,} connections up")
+    say(
+        f"client: window starts after {ramp_s:.1f} s ({waves} waves of {wave}), "
+        f"{open_at_start:,} of {count:,} connections up"
+    )
     await asyncio.sleep(max(0.0, window[1] - time.perf_counter()))
     cpu1 = cpu_seconds()
     open_at_end = counts["open"]
@@ -313,6 +367,13 @@ async def client(config: dict[str, Any]) -> None:
             {
                 "event": "done",
                 "latencies_ms": latencies,
+                "batch_latencies_ms": batch_latencies,
+                "throttled": counts["throttled_window"],
+                "throttled_whole_run": counts["throttled"],
+                "throttled_before_window": throttled_before,
+                "ramp_s": ramp_s,
+                "ramp_waves": waves,
+                "ramp_client_cpu_s": ramp_cpu,
                 "requests": counts["requests"],
                 "stored": counts["stored"],
                 "accepted": counts["accepted"],
@@ -471,6 +532,7 @@ async def run_case(
         "batch": args.batch,
         "think": args.think,
         "ramp": args.ramp,
+        "wave": args.wave,
         "duration": args.duration,
         "timeout": args.timeout,
     }
@@ -478,8 +540,10 @@ async def run_case(
     config_path.write_text(json.dumps(config))
     say(
         f"{kind}: {connections:,} runner connections, batches of {args.batch}, think "
-        f"{args.think:g} s, ramp {args.ramp:g} s, window {args.duration:g} s"
+        f"{args.think:g} s, waves of {args.wave} (ramp {args.ramp:g} s at most), window "
+        f"{args.duration:g} s, admission limit {api.admission.limit}"
     )
+    ramp_cpu0 = cpu_seconds()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(SCRIPT),
@@ -499,6 +563,8 @@ async def run_case(
         while line := await proc.stdout.readline():
             event = json.loads(line)
             if event["event"] == "window_start":
+                marks["ramp_cpu"] = cpu_seconds() - ramp_cpu0
+                refused0 = api.admission.refused
                 active["on"] = True
                 if profiler is not None:
                     profiler.enable()
@@ -511,6 +577,7 @@ async def run_case(
                     {k: v.snapshot() for k, v in calls.items()},
                 )
             elif event["event"] == "window_end":
+                marks["refused"] = api.admission.refused - refused0
                 active["on"] = False
                 if profiler is not None:
                     profiler.disable()
@@ -566,7 +633,21 @@ async def run_case(
             "ack_p50_ms": pct(latencies, 0.5),
             "ack_p99_ms": pct(latencies, 0.99),
             "ack_max_ms": max(latencies) if latencies else float("nan"),
+            "batch_ack_p50_ms": pct(done["batch_latencies_ms"], 0.5),
+            "batch_ack_p99_ms": pct(done["batch_latencies_ms"], 0.99),
             "acks": len(latencies),
+            "throttled": done["throttled"],
+            "throttled_per_s": done["throttled"] / span,
+            "throttled_whole_run": done["throttled_whole_run"],
+            "admission_limit": api.admission.limit,
+            "admission_refused": marks["refused"],
+            "ramp_s": done["ramp_s"],
+            "ramp_waves": done["ramp_waves"],
+            "ramp_server_cpu_s": marks["ramp_cpu"],
+            "ramp_client_cpu_s": done["ramp_client_cpu_s"],
+            "server_cpu_ms_per_connection_ramp": marks["ramp_cpu"]
+            / max(1, done["open_at_start"])
+            * 1000,
             "connection_errors": sum(errors.values()),
             "errors_by_kind": errors,
             "errors_whole_run": done["errors"],
@@ -680,11 +761,26 @@ def print_report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -
     )
     row("TLS connections opened (whole run)", lambda r: f"{r['connections_opened']:,}")
     row("listen queue overflows (kernel, whole run)", lambda r: f"{r['listen_overflows']:,}")
+    row(
+        "ramp: s, waves, server CPU ms per connection up (handshake + empty upload)",
+        lambda r: (
+            f"{fmt(r['ramp_s'])} s, {r['ramp_waves']}, "
+            f"{fmt(r['server_cpu_ms_per_connection_ramp'], 2)}"
+        ),
+    )
     row("results/s stored", lambda r: fmt(r["results_per_s"], 0))
     row("requests/s acked", lambda r: fmt(r["requests_per_s"], 1))
     row(
         "ack p50 / p99 / max ms",
         lambda r: f"{fmt(r['ack_p50_ms'])} / {fmt(r['ack_p99_ms'])} / {fmt(r['ack_max_ms'])}",
+    )
+    row(
+        "batch ack p50 / p99 ms (first send -> 200, throttled waits in)",
+        lambda r: f"{fmt(r['batch_ack_p50_ms'])} / {fmt(r['batch_ack_p99_ms'])}",
+    )
+    row(
+        "throttled (503 + Retry-After) in window, per s; admission limit",
+        lambda r: f"{r['throttled']:,}, {fmt(r['throttled_per_s'], 1)}/s; {r['admission_limit']}",
     )
     row(
         "connection errors in window (by kind)",
@@ -761,6 +857,9 @@ def summary(
         out["pool_size"] = args.pool_size
         out["connections"] = pg["connections"]
         out["connections_up"] = pg["connections_up_at_end"]
+        out["throttled"] = pg["throttled"]
+        out["batch_ack_p50_ms"] = r3(pg["batch_ack_p50_ms"])
+        out["batch_ack_p99_ms"] = r3(pg["batch_ack_p99_ms"])
     sq = results.get("sqlite")
     if sq:
         out["sqlite_results_per_s"] = r3(sq["results_per_s"])
@@ -768,6 +867,8 @@ def summary(
         out["sqlite_ack_p99_ms"] = r3(sq["ack_p99_ms"])
         out["sqlite_connection_errors"] = sq["connection_errors"]
         out["sqlite_connections"] = sq["connections"]
+        out["sqlite_connections_up"] = sq["connections_up_at_end"]
+        out["sqlite_throttled"] = sq["throttled"]
     for kind, r in results.items():
         prefix = "pg" if kind == "postgresql" else kind
         out[prefix] = {k: r3(v) for k, v in r.items() if k not in ("database",)}
@@ -777,6 +878,7 @@ def summary(
         "batch": args.batch,
         "think_s": args.think,
         "ramp_s": args.ramp,
+        "wave": args.wave,
         "duration_s": args.duration,
         "pool_size": args.pool_size,
     }
@@ -795,7 +897,7 @@ async def amain(args: argparse.Namespace) -> None:
     from statpulse.security import pki
 
     say = lambda text: print(text, flush=True)  # noqa: E731
-    # A 500 (the database pool's 30 s timeout under overload) is counted by the client: keep
+    # A 500 would be counted by the client (the runner API answers 503 when overloaded): keep
     # aiohttp's traceback per failed request out of the output.
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     kinds = [k for k in args.databases.split(",") if k]
@@ -903,7 +1005,10 @@ def main() -> None:
         "--sqlite-connections", type=int, help="runner connections on SQLite (default: the same)"
     )
     parser.add_argument("--duration", type=float, help="measured window, s (quick 15, full 60)")
-    parser.add_argument("--ramp", type=float, help="connection ramp before the window, s")
+    parser.add_argument("--ramp", type=float, help="the connection ramp's cap before the window, s")
+    parser.add_argument(
+        "--wave", type=int, default=500, help="connections opened at once during the ramp"
+    )
     parser.add_argument("--batch", type=int, default=50, help="results per POST")
     parser.add_argument(
         "--think", type=float, default=0.0, help="s between an ack and the next POST (jittered)"
@@ -925,7 +1030,7 @@ def main() -> None:
     args.connections = args.connections or (200 if args.quick else 10_000)
     args.sqlite_connections = args.sqlite_connections or args.connections
     args.duration = args.duration or (15.0 if args.quick else 60.0)
-    args.ramp = args.ramp or (3.0 if args.quick else max(5.0, args.connections / 500))
+    args.ramp = args.ramp or (10.0 if args.quick else max(10.0, args.connections / 200))
     args.regions = min(len(REGIONS), max(1, args.regions))
     import uvloop
 
