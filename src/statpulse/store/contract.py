@@ -36,8 +36,13 @@ from statpulse.model import (
 )
 
 if TYPE_CHECKING:
+    from statpulse.engine.alerting import Override
+    from statpulse.engine.incidents import Impact, IncidentState
+    from statpulse.engine.maintenance import MaintenanceWindow
+    from statpulse.store.sql_audit import AuditEntry
     from statpulse.store.sql_channels import Channel
     from statpulse.store.sql_incidents import Incident
+    from statpulse.store.sql_maintenance import ComponentOverride, Maintenance
     from statpulse.store.sql_outbox import OutboxItem
     from statpulse.store.sql_runners import RunnerHealth
 
@@ -346,3 +351,135 @@ class Store(Protocol):
 
     async def audit_entries(self, org_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
         """Newest first."""
+
+    # incident workflow, maintenances, component overrides, audit log (store/sql_incidents.py,
+    # store/sql_maintenance.py, store/sql_audit.py). Every change writes its audit row (actor,
+    # action, target, before/after JSON) in the same transaction; ``at`` is the change's time.
+    async def create_incident(
+        self,
+        org_id: uuid.UUID,
+        actor: str,
+        author: str,
+        *,
+        title: str,
+        body: str,
+        at: datetime,
+        status: IncidentState = ...,
+        impact: Impact = ...,
+        components: Sequence[uuid.UUID] = (),
+        monitor_id: uuid.UUID | None = None,
+        auto_resolve: bool = True,
+        publish: bool = False,
+        started_at: datetime | None = None,
+    ) -> Incident:
+        """An open incident with its first update (``author``); a draft unless ``publish``.
+        Raises ValueError ("status: ...") for a status that is not open, and
+        Conflict(field="monitor_id") when the monitor already has an open incident."""
+
+    async def get_incident(self, org_id: uuid.UUID, incident_id: uuid.UUID) -> Incident | None:
+        """With its updates, oldest first."""
+
+    async def incident_page(
+        self,
+        org_id: uuid.UUID,
+        limit: int,
+        before: tuple[datetime, uuid.UUID] | None = None,
+        drafts: bool = True,
+    ) -> list[Incident]:
+        """Newest first (started_at, id), each with its updates; ``before``: (started_at, id)
+        of the last incident of the previous page; ``drafts=False`` leaves drafts out."""
+
+    async def add_incident_update(
+        self,
+        org_id: uuid.UUID,
+        incident_id: uuid.UUID,
+        actor: str,
+        author: str,
+        *,
+        status: IncidentState,
+        body: str,
+        at: datetime,
+        impact: Impact | None = None,
+        components: Sequence[uuid.UUID] | None = None,
+    ) -> Incident | None:
+        """A timeline entry moving the incident to ``status``; None when unknown to the org.
+        Raises InvalidTransition (nothing changes), Conflict(field="status") when reopening
+        would give its monitor a second open incident."""
+
+    async def publish_incident(
+        self, org_id: uuid.UUID, incident_id: uuid.UUID, actor: str, at: datetime
+    ) -> Incident | None:
+        """Sets published_at and ttpu_s once; publishing again changes nothing."""
+
+    async def auto_publish_due_drafts(self, now: datetime) -> list[uuid.UUID]:
+        """Publish the open drafts due by their organisation's auto-publish delay; their ids."""
+
+    async def get_auto_publish(self, org_id: uuid.UUID) -> int | None:
+        """Auto-publish delay in seconds; None (the default): drafts wait for a person."""
+
+    async def set_auto_publish(
+        self, org_id: uuid.UUID, actor: str, seconds: int | None, at: datetime
+    ) -> None: ...
+
+    async def create_maintenance(
+        self,
+        org_id: uuid.UUID,
+        actor: str,
+        title: str,
+        body: str,
+        window: MaintenanceWindow,
+        components: tuple[uuid.UUID, ...],
+        at: datetime,
+    ) -> Maintenance:
+        """``window`` must have passed ``engine.maintenance.validate``."""
+
+    async def get_maintenance(
+        self, org_id: uuid.UUID, maintenance_id: uuid.UUID
+    ) -> Maintenance | None: ...
+
+    async def list_maintenances(self, org_id: uuid.UUID) -> list[Maintenance]:
+        """Newest first."""
+
+    async def update_maintenance(
+        self,
+        org_id: uuid.UUID,
+        maintenance_id: uuid.UUID,
+        actor: str,
+        title: str,
+        body: str,
+        window: MaintenanceWindow,
+        components: tuple[uuid.UUID, ...],
+        at: datetime,
+    ) -> Maintenance | None: ...
+
+    async def delete_maintenance(
+        self, org_id: uuid.UUID, maintenance_id: uuid.UUID, actor: str, at: datetime
+    ) -> bool: ...
+
+    async def set_override(
+        self,
+        org_id: uuid.UUID,
+        component_id: uuid.UUID,
+        actor: str,
+        status: Override,
+        reason: str,
+        at: datetime,
+    ) -> ComponentOverride | None:
+        """Set or replace; None when the component is not the organisation's."""
+
+    async def clear_override(
+        self, org_id: uuid.UUID, component_id: uuid.UUID, actor: str, at: datetime
+    ) -> bool:
+        """False when the component had no override (or is not the organisation's)."""
+
+    async def list_overrides(self, org_id: uuid.UUID) -> list[ComponentOverride]: ...
+
+    async def audit_log(
+        self,
+        org_id: uuid.UUID,
+        limit: int,
+        before: tuple[datetime, uuid.UUID] | None = None,
+        target_type: str | None = None,
+        target_id: uuid.UUID | None = None,
+    ) -> list[AuditEntry]:
+        """Newest first; ``before``: (at, id) of the last entry of the previous page."""

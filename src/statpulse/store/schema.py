@@ -433,3 +433,70 @@ outbox = sa.Table(
     sa.UniqueConstraint("channel_id", "group_key"),
     sa.Index(None, "state", "next_attempt_at"),
 )
+
+
+# Incident workflow (migration 0010). The columns are appended to ``incidents`` here, not in its
+# definition above, so that this block matches the migration that adds them.
+incidents.append_column(
+    # Seconds from started_at to the first publication (engine.incidents.time_to_public_update);
+    # set once, when first published; NULL while a draft.
+    sa.Column("ttpu_s", sa.Float(), nullable=True)
+)
+incidents.append_column(
+    # Resolve (with an update) when the monitor recovers, even if published.
+    sa.Column("auto_resolve", sa.Boolean(), nullable=False, server_default=sa.true())
+)
+incidents.append_column(
+    # Affected component ids (strings), in the order given.
+    sa.Column("components", JSONDocument, nullable=False, server_default="[]")
+)
+
+# Per-organisation incident settings, one row per organisation that changed a default.
+# ``auto_publish_after_s``: publish drafts this long after they were opened (NULL: never).
+org_settings = sa.Table(
+    "org_settings",
+    metadata,
+    sa.Column(
+        "org_id",
+        sa.Uuid(),
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("auto_publish_after_s", sa.Integer(), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Maintenance windows: ``window`` holds the fields of engine.maintenance.MaintenanceWindow
+# (store/sql_maintenance.py converts), ``components`` the affected component ids.
+maintenances = sa.Table(
+    "maintenances",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("window", JSONDocument, nullable=False),
+    sa.Column("components", JSONDocument, nullable=False),
+    _created(),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "org_id"),
+)
+
+# Manual component status set by an admin (engine.alerting.Override values); at most one per
+# component, removed when cleared.
+component_overrides = sa.Table(
+    "component_overrides",
+    metadata,
+    sa.Column(
+        "component_id",
+        sa.Uuid(),
+        sa.ForeignKey("components.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    _org_fk(),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("set_by", sa.String(200), nullable=False),
+    sa.Column("set_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "org_id"),
+)
