@@ -1,20 +1,18 @@
-"""Regions: what each region says about a monitor, the runners' health, the draft incidents.
+"""Regions: what each region says about a monitor, and the runners' health.
 
 - ``GET /api/v1/monitors/{id}/regions``: per region of the monitor its status and whether its
   last result is fresh, stale or missing, and the summary the status page shows
   ("2 of 5 regions failing, 1 stale").
 - ``GET /api/v1/regions``: the remote runners' last health reports (version, clock offset, spool
   depth, lateness) and whether each region is healthy (a runner reported within 15 s).
-- ``GET /api/v1/incidents``: the organisation's incidents, drafts included, with their updates.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from statpulse.engine.evaluate import stale_after
@@ -108,54 +106,5 @@ async def regions(_key: ReadKey, svc: ServicesDep) -> RegionHealthList:
         data=[
             RegionHealthOut(region=r, healthy=r not in unhealthy, runners=runners)
             for r, runners in sorted(by_region.items())
-        ]
-    )
-
-
-class UpdateOut(BaseModel):
-    status: str
-    body: str
-    author: str
-    at: datetime
-
-
-class IncidentOut(BaseModel):
-    id: uuid.UUID
-    monitor_id: uuid.UUID | None
-    title: str
-    status: str
-    impact: str
-    draft: bool
-    published_at: datetime | None
-    started_at: datetime
-    resolved_at: datetime | None
-    updates: list[UpdateOut]
-
-
-class IncidentList(BaseModel):
-    data: list[IncidentOut]
-
-
-@router.get("/incidents", response_model=IncidentList)
-async def incidents(
-    key: ReadKey, svc: ServicesDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
-) -> IncidentList:
-    """Newest first; a draft (``draft: true``) is not public until published."""
-    found = await svc.store.list_incidents(key.org_id, limit)
-    return IncidentList(
-        data=[
-            IncidentOut(
-                id=i.id,
-                monitor_id=i.monitor_id,
-                title=i.title,
-                status=i.status,
-                impact=i.impact,
-                draft=i.published_at is None,
-                published_at=i.published_at,
-                started_at=i.started_at,
-                resolved_at=i.resolved_at,
-                updates=[UpdateOut(**u) for u in i.updates],
-            )
-            for i in found
         ]
     )
