@@ -52,14 +52,19 @@ class PagerDutyNotifier:
     kind = "pagerduty"
 
     def validate(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        """``routing_key`` (the integration key, a secret); optional ``url``."""
-        return {
+        """``routing_key`` (the integration key, a secret); optional ``url``; optional
+        ``webhook_secret``, the signing secret of a PagerDuty V3 webhook subscription pointed at
+        ``/api/v1/integrations/pagerduty/{channel id}`` (acknowledge and resolve flow back)."""
+        out = {
             "routing_key": cfg.text(config, "routing_key"),
             "url": cfg.url(config, "url", DEFAULT_URL),
         }
+        if config.get("webhook_secret") is not None:
+            out["webhook_secret"] = cfg.text(config, "webhook_secret")
+        return out
 
     def secret_fields(self) -> tuple[str, ...]:
-        return ("routing_key",)
+        return ("routing_key", "webhook_secret")
 
     async def send(
         self, message: Message, config: Mapping[str, Any], http: HttpSender

@@ -15,7 +15,20 @@ from statpulse import __version__
 from statpulse.model import utcnow
 from statpulse.settings import Settings
 from statpulse.web import errors, ops, push
-from statpulse.web.api import channels, monitors, pages, regions, results, slos, status
+from statpulse.web.api import (
+    audit,
+    channels,
+    incidents,
+    maintenances,
+    monitors,
+    overrides,
+    pagerduty_inbound,
+    pages,
+    regions,
+    results,
+    slos,
+    status,
+)
 from statpulse.web.middleware import RequestContext
 from statpulse.web.public import routes as public
 from statpulse.web.services import Services
@@ -61,6 +74,11 @@ def create_app(
     app.include_router(channels.router)
     app.include_router(pages.router)
     app.include_router(slos.router)
+    app.include_router(incidents.router)
+    app.include_router(maintenances.router)
+    app.include_router(overrides.router)
+    app.include_router(audit.router)
+    app.include_router(pagerduty_inbound.router)
     app.include_router(status.router)
     app.include_router(public.router)
     app.include_router(push.router)
