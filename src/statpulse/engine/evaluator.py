@@ -11,6 +11,7 @@ import structlog
 from statpulse.bus.base import ResultBus
 from statpulse.bus.live import Broadcaster, MonitorChanged
 from statpulse.engine.evaluate import quorum, stale_after, step
+from statpulse.engine.incident_jobs import under_maintenance
 from statpulse.engine.narrative import Evidence, draft
 from statpulse.engine.outcomes import alert_message, evidence
 from statpulse.metrics import Metrics
@@ -75,8 +76,11 @@ class Evaluator:
             regional.setdefault(state.monitor_id, []).append(state)
         for change in changes:
             monitor, states = monitors[change.monitor_id], regional.get(change.monitor_id, [])
-            await self._incident(monitor, change, evidence(monitor, change, batch, states))
-            await self._alert(monitor, change, states)
+            if await under_maintenance(self._store, monitor, change.at):
+                log.info("change held back: maintenance", monitor_id=str(monitor.id))
+            else:
+                await self._incident(monitor, change, evidence(monitor, change, batch, states))
+                await self._alert(monitor, change, states)
             self._metrics.state_changes.labels(to=change.to_status.value).inc()
             log.info(
                 "monitor state changed",

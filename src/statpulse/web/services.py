@@ -24,6 +24,7 @@ from statpulse.bus.memory import MemoryBus
 from statpulse.engine.assignments import StoreAssignments
 from statpulse.engine.evaluator import Evaluator
 from statpulse.engine.heartbeats import Heartbeats
+from statpulse.engine.incident_jobs import IncidentJobs
 from statpulse.engine.ingest import Ingest
 from statpulse.engine.periodic import Periodic
 from statpulse.engine.region_watch import RegionWatch
@@ -55,6 +56,7 @@ class Services:
     retention: RetentionJob
     http: HttpSender
     notifications: Periodic
+    incident_jobs: IncidentJobs
     runner_api: RunnerApi | None = None
     region_watch: RegionWatch | None = None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -106,6 +108,7 @@ class Services:
             retention,
             http,
             notifications,
+            IncidentJobs(store, clock=clock),
         )
         await notifications.start()
         services._evaluator_task = asyncio.create_task(evaluator.run(), name="evaluator")
@@ -114,6 +117,7 @@ class Services:
         if settings.worker_index == 0:  # once per installation, not per worker process
             await heartbeats.start()
             await retention.start()
+            await services.incident_jobs.start()
         if settings.runner_port is not None and settings.pki_dir is not None:
             services.runner_api = RunnerApi(store, ingest.accept, settings.pki_dir, clock=clock)
             await services.runner_api.start(
@@ -135,6 +139,7 @@ class Services:
             await self.region_watch.stop()
         if self.runner_api is not None:  # no more uploads once the bus closes
             await self.runner_api.stop()
+        await self.incident_jobs.stop()
         await self.notifications.stop()
         await self.retention.stop()
         await self.heartbeats.stop()

@@ -1,0 +1,93 @@
+"""The incident side's periodic work, and the maintenance check the evaluator asks.
+
+``IncidentJobs`` runs every ``interval_s`` in one process per installation:
+- drafts whose organisation turned auto-publishing on are published once their delay passed
+  (``store.auto_publish_due_drafts``), so time to public update stays bounded at night;
+- each maintenance window's starts and ends within the last ``lookback`` are queued in the
+  outbox as ``maintenance.started`` / ``maintenance.ended``. The group key is the window, the
+  transition and its occurrence, so looking at the same instant twice (overlapping lookbacks,
+  a restart, several processes) queues each message once per channel.
+
+``under_maintenance`` tells whether a monitor is covered, now, by an active window of one of
+its components: its alerts and draft incidents are then held back (planned work is not an
+outage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import structlog
+
+from statpulse.engine.maintenance import active, transitions
+from statpulse.engine.periodic import Periodic
+from statpulse.model import Monitor, utcnow
+from statpulse.notify.dispatcher import message_doc
+from statpulse.notify.message import Message
+from statpulse.store.contract import Store
+from statpulse.store.sql_maintenance import Maintenance
+
+log = structlog.get_logger(__name__)
+
+
+async def under_maintenance(store: Store, monitor: Monitor, now: datetime) -> bool:
+    windows = [m for m in await store.list_maintenances(monitor.org_id) if active(m.window, now)]
+    if not windows:
+        return False
+    covered = {c for m in windows for c in m.components}
+    return any(
+        c.id in covered and c.monitor_id == monitor.id
+        for c in await store.list_components(monitor.org_id)
+    )
+
+
+class IncidentJobs:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        interval_s: float = 5.0,
+        lookback: timedelta = timedelta(minutes=10),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._lookback = lookback
+        self._clock = clock
+        self._periodic = Periodic("incident jobs", interval_s, self.run_once)
+
+    async def run_once(self) -> tuple[int, int]:
+        """(drafts published, maintenance messages queued)."""
+        now = self._clock()
+        published = await self._store.auto_publish_due_drafts(now)
+        for incident_id in published:
+            log.info("draft incident auto-published", incident=str(incident_id))
+        queued = 0
+        for org in await self._store.list_orgs():
+            for m in await self._store.list_maintenances(org.id):
+                queued += await self._announce(m, now)
+        return len(published), queued
+
+    async def _announce(self, m: Maintenance, now: datetime) -> int:
+        queued = 0
+        for tr in transitions(m.window, now - self._lookback, now):
+            start, end = tr.occurrence
+            event = f"maintenance.{tr.kind.value}"
+            message = Message(
+                id="",
+                event=event,
+                title=f"Maintenance {tr.kind.value}: {m.title}",
+                text=m.body or m.title,
+                occurred_at=tr.at,
+                severity="none",
+                status="in_progress" if tr.kind.value == "started" else "completed",
+            )
+            key = f"maint:{m.id}:{tr.kind.value}:{start.isoformat()}:{end.isoformat()}"
+            queued += await self._store.enqueue(m.org_id, event, key, message_doc(message), now)
+        return queued
+
+    async def start(self) -> None:
+        await self._periodic.start()
+
+    async def stop(self) -> None:
+        await self._periodic.stop()

@@ -1,0 +1,79 @@
+"""The incident jobs against a real store: auto-publishing drafts, announcing maintenance once,
+and holding back alerts of a monitor under maintenance."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from statpulse.bus.live import Broadcaster
+from statpulse.bus.memory import MemoryBus
+from statpulse.engine.evaluator import Evaluator
+from statpulse.engine.incident_jobs import IncidentJobs
+from statpulse.engine.maintenance import MaintenanceWindow, WindowKind
+from statpulse.metrics import Metrics
+from statpulse.model import CheckResult, MonitorConfig, new_id
+from statpulse.notify import NOTIFIERS
+from statpulse.notify.signing import new_secret
+from statpulse.store.sql import SqlStore
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+async def _org_with_channel(store: SqlStore):  # type: ignore[no-untyped-def]
+    org = await store.create_org("acme", "Acme")
+    config = NOTIFIERS["webhook"].validate({"url": "http://127.0.0.1:9/", "secret": new_secret()})
+    channel = await store.create_channel(org.id, "webhook", "ops", config, ("secret",))
+    monitor = await store.create_monitor(
+        org.id,
+        MonitorConfig(
+            name="api", kind="http", target="http://x/", interval_s=10, failure_threshold=1
+        ),
+    )
+    component = await store.create_component(org.id, "API", "", monitor.id, [])
+    return org, channel, monitor, component
+
+
+def _window() -> MaintenanceWindow:
+    return MaintenanceWindow(
+        kind=WindowKind.ONE_OFF, start=T0 + timedelta(minutes=1), end=T0 + timedelta(minutes=31)
+    )
+
+
+async def test_maintenance_start_and_end_are_queued_once_however_often_the_job_looks(
+    store: SqlStore,
+) -> None:
+    org, channel, _, component = await _org_with_channel(store)
+    await store.create_maintenance(
+        org.id, "test", "DB upgrade", "Planned.", _window(), (component.id,), T0
+    )
+    clock = {"now": T0}
+    jobs = IncidentJobs(store, clock=lambda: clock["now"])
+    for minute in (0, 2, 3, 20, 32, 33, 40):  # overlapping ten-minute lookbacks
+        clock["now"] = T0 + timedelta(minutes=minute)
+        await jobs.run_once()
+    await IncidentJobs(store, clock=lambda: clock["now"]).run_once()  # another process
+    rows = await store.outbox_rows(channel.id)
+    assert [r["message"]["event"] for r in rows] == ["maintenance.started", "maintenance.ended"]
+
+
+async def test_a_draft_is_auto_published_after_the_organisations_delay(store: SqlStore) -> None:
+    org, _, monitor, _ = await _org_with_channel(store)
+    await store.set_auto_publish(org.id, "test", 60, T0)
+    incident = await store.open_draft_incident(org.id, monitor.id, "API down", "x", T0)
+    assert incident is not None
+    assert (await IncidentJobs(store, clock=lambda: T0 + timedelta(seconds=59)).run_once())[0] == 0
+    assert (await IncidentJobs(store, clock=lambda: T0 + timedelta(seconds=61)).run_once())[0] == 1
+    found = await store.get_incident(org.id, incident)
+    assert found is not None and found.published_at is not None
+
+
+async def test_a_monitor_under_maintenance_raises_no_alert_and_no_draft(store: SqlStore) -> None:
+    org, channel, monitor, component = await _org_with_channel(store)
+    await store.create_maintenance(org.id, "test", "Upgrade", "", _window(), (component.id,), T0)
+    during = T0 + timedelta(minutes=5)
+    evaluator = Evaluator(store, MemoryBus(), Broadcaster(), Metrics(), clock=lambda: during)
+    failed = CheckResult(new_id(), monitor.id, "local", during, during, None, False)
+    changes = await evaluator.process([failed])
+    assert [c.to_status.value for c in changes] == ["down"]  # the state is still recorded
+    assert await store.outbox_rows(channel.id) == []
+    assert await store.list_incidents(org.id) == []
