@@ -77,3 +77,19 @@ async def test_a_monitor_under_maintenance_raises_no_alert_and_no_draft(store: S
     assert [c.to_status.value for c in changes] == ["down"]  # the state is still recorded
     assert await store.outbox_rows(channel.id) == []
     assert await store.list_incidents(org.id) == []
+
+
+async def test_a_flapping_monitor_alerts_once_not_twenty_times(store: SqlStore) -> None:
+    _, channel, monitor, _ = await _org_with_channel(store)
+    clock = {"now": T0}
+    evaluator = Evaluator(store, MemoryBus(), Broadcaster(), Metrics(), clock=lambda: clock["now"])
+    for i in range(20):  # up, down, up, down ... every 10 s: 20 changes in 200 s
+        clock["now"] = T0 + timedelta(seconds=10 * i)
+        at = clock["now"]
+        await evaluator.process(
+            [CheckResult(new_id(), monitor.id, "local", at, at, 5.0, i % 2 == 0)]
+        )
+    events = [r["message"]["event"] for r in await store.outbox_rows(channel.id)]
+    assert events.count("monitor.flapping") == 1
+    assert events[-1] == "monitor.flapping"  # nothing after it while it keeps flapping
+    assert len(events) <= 6

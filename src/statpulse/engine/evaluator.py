@@ -11,9 +11,10 @@ import structlog
 from statpulse.bus.base import ResultBus
 from statpulse.bus.live import Broadcaster, MonitorChanged
 from statpulse.engine.evaluate import quorum, stale_after, step
+from statpulse.engine.flapping import FlapEventKind, FlapPolicy, FlapState, observe
 from statpulse.engine.incident_jobs import under_maintenance
 from statpulse.engine.narrative import Evidence, draft
-from statpulse.engine.outcomes import alert_message, evidence
+from statpulse.engine.outcomes import alert_message, evidence, flapping_message
 from statpulse.metrics import Metrics
 from statpulse.model import (
     CheckResult,
@@ -29,6 +30,7 @@ from statpulse.notify.dispatcher import message_doc
 from statpulse.store.contract import Store
 
 log = structlog.get_logger(__name__)
+FLAP_HISTORY = 50  # stored changes replayed to tell whether a monitor is flapping
 
 
 class Evaluator:
@@ -39,7 +41,9 @@ class Evaluator:
         live: Broadcaster,
         metrics: Metrics,
         clock: Callable[[], datetime] = utcnow,
+        flap_policy: FlapPolicy | None = None,
     ) -> None:
+        self._flap_policy = flap_policy or FlapPolicy()
         self._store = store
         self._bus = bus
         self._live = live
@@ -112,16 +116,24 @@ class Evaluator:
         self, monitor: Monitor, change: StateChange, states: Sequence[RegionState]
     ) -> None:
         """Queue the operators' alert in the outbox: one row per channel per change, however
-        many workers see it (the group key is the change's id)."""
+        many workers see it (the group key is the change's id). A flapping monitor gets one
+        ``monitor.flapping`` alert instead of its flips (``engine/flapping.py``), decided by
+        replaying its recent stored changes, so every worker reaches the same answer."""
         message = alert_message(monitor, change, states)
-        if message is not None:
-            await self._store.enqueue(
-                monitor.org_id,
-                message.event,
-                f"change:{change.id}",
-                message_doc(message),
-                change.at,
-            )
+        if message is None:
+            return
+        recent = await self._store.state_changes(monitor.id, FLAP_HISTORY)
+        flap, event = FlapState(), None
+        for past in sorted(recent, key=lambda c: (c.at, c.id)):
+            flap, event = observe(flap, past.at, past.to_status, self._flap_policy)
+        if event is not None and event.kind is FlapEventKind.STARTED:
+            message = flapping_message(monitor, change, len(flap.changes))
+        elif flap.flapping:
+            log.info("flip not alerted: flapping", monitor_id=str(monitor.id))
+            return
+        await self._store.enqueue(
+            monitor.org_id, message.event, f"change:{change.id}", message_doc(message), change.at
+        )
 
 
 def _evaluate(

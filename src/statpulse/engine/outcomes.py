@@ -44,6 +44,26 @@ def evidence(
     )
 
 
+def flapping_message(monitor: Monitor, change: StateChange, changes: int) -> Message:
+    """The one alert that replaces a flapping monitor's flips until it calms down."""
+    name = monitor.config.name
+    return Message(
+        id="",
+        event="monitor.flapping",
+        title=f"{name} is flapping",
+        text=(
+            f"{name} changed state {changes} times within the flapping window (now "
+            f"{change.to_status.value}). Further flips are not alerted until it is stable."
+        ),
+        occurred_at=change.at,
+        severity="minor",
+        status=change.to_status.value,
+        monitor_id=str(monitor.id),
+        monitor_name=name,
+        components=(name,),
+    )
+
+
 def alert_message(
     monitor: Monitor, change: StateChange, states: Sequence[RegionState]
 ) -> Message | None:

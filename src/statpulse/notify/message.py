@@ -14,6 +14,7 @@ EVENTS: frozenset[str] = frozenset(
         "monitor.down",
         "monitor.degraded",
         "monitor.up",
+        "monitor.flapping",
         "maintenance.started",
         "maintenance.ended",
         "region.unhealthy",
