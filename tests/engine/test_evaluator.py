@@ -9,7 +9,7 @@ from statpulse.bus.live import Broadcaster
 from statpulse.bus.memory import MemoryBus
 from statpulse.engine.evaluator import Evaluator
 from statpulse.metrics import Metrics
-from statpulse.model import CheckResult, MonitorConfig, Status, new_id
+from statpulse.model import CheckResult, LatencyThresholds, MonitorConfig, Status, new_id
 from statpulse.store.sql import SqlStore
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -112,3 +112,24 @@ async def test_five_workers_evaluating_one_monitor_at_once_record_one_state_chan
     assert [c.to_status for c in await store.state_changes(monitor.id, 10)] == [Status.DOWN]
     states = await store.region_states([monitor.id])
     assert sorted(s.region for s in states if s.status is Status.DOWN) == regions
+
+
+async def test_a_monitor_over_its_p95_latency_threshold_is_degraded_and_recovers_below_it(
+    store: SqlStore,
+) -> None:
+    monitor, evaluator, _, clock = await setup(store, latency=LatencyThresholds(p95_ms=100.0))
+
+    async def run(i: int, latency_ms: float) -> list[Status]:
+        at = T0 + timedelta(seconds=10 * i)
+        clock["now"] = at
+        batch = [CheckResult(new_id(), monitor.id, "local", at, at, latency_ms, True)]
+        await store.add_results(batch)
+        return [c.to_status for c in await evaluator.process(batch)]
+
+    assert await run(0, 20.0) == [Status.UP]
+    changes = [s for i in range(1, 7) for s in await run(i, 500.0)]
+    assert changes == [Status.DEGRADED]  # once enough slow samples are in the window
+    assert "latency" in (await store.state_changes(monitor.id, 1))[0].reason
+    # Five minutes of fast results later, the window is fast again.
+    back = [s for i in range(40, 72) for s in await run(i, 20.0)]
+    assert back == [Status.UP]

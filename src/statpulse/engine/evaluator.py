@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -13,6 +13,8 @@ from statpulse.bus.live import Broadcaster, MonitorChanged
 from statpulse.engine.evaluate import quorum, stale_after, step
 from statpulse.engine.flapping import FlapEventKind, FlapPolicy, FlapState, observe
 from statpulse.engine.incident_jobs import under_maintenance
+from statpulse.engine.latency_window import LatencyPolicy, LatencyWindow
+from statpulse.engine.latency_window import evaluate as latency_verdict
 from statpulse.engine.narrative import Evidence, draft
 from statpulse.engine.outcomes import alert_message, evidence, flapping_message
 from statpulse.metrics import Metrics
@@ -30,6 +32,7 @@ from statpulse.notify.dispatcher import message_doc
 from statpulse.store.contract import Store
 
 log = structlog.get_logger(__name__)
+_EPSILON = timedelta(microseconds=1)  # the window includes results stamped exactly now
 FLAP_HISTORY = 50  # stored changes replayed to tell whether a monitor is flapping
 
 
@@ -63,9 +66,10 @@ class Evaluator:
         ids = list({r.monitor_id for r in batch})
         monitors = await self._store.monitors_by_id(ids)
         now = self._clock()
+        slow = await self._latency_degraded(monitors.values(), now)
 
         def decide(current: Mapping[uuid.UUID, Status], stored: list[RegionState]) -> Evaluation:
-            return _evaluate(batch, monitors, current, stored, now)
+            return _evaluate(batch, monitors, current, stored, now, slow)
 
         # The read-modify-write of region states runs under the monitors' row locks, so two
         # workers with results of the same monitor never interleave (nor lose a streak).
@@ -94,6 +98,26 @@ class Evaluator:
                 reason=change.reason,
             )
         return changes
+
+    async def _latency_degraded(self, monitors: Iterable[Monitor], now: datetime) -> set[uuid.UUID]:
+        """Monitors with latency thresholds whose P95/P99 over the sliding window (stored ok
+        results, every region) is above them (``engine/latency_window.py``; a monitor already
+        degraded recovers below 90 % of the threshold)."""
+        slow: set[uuid.UUID] = set()
+        for monitor in monitors:
+            limits = monitor.config.latency
+            if limits.p95_ms is None and limits.p99_ms is None:
+                continue
+            policy = LatencyPolicy(p95_ms=limits.p95_ms, p99_ms=limits.p99_ms)
+            since = now - timedelta(seconds=policy.window_s)
+            samples = await self._store.latency_samples(monitor.id, since, now + _EPSILON)
+            window = LatencyWindow(
+                tuple((now, s.latency_ms) for s in samples if s.ok and s.latency_ms is not None),
+                degraded=monitor.status is Status.DEGRADED,
+            )
+            if latency_verdict(window, now, policy)[1].status is Status.DEGRADED:
+                slow.add(monitor.id)
+        return slow
 
     async def _incident(self, monitor: Monitor, change: StateChange, facts: Evidence) -> None:
         """Down (by quorum) opens a draft incident for customers at once, written from the
@@ -142,8 +166,10 @@ def _evaluate(
     current: Mapping[uuid.UUID, Status],
     stored: list[RegionState],
     now: datetime,
+    slow: set[uuid.UUID] = frozenset(),  # type: ignore[assignment]
 ) -> Evaluation:
-    """Pure: the batch applied to the stored region states of the live monitors."""
+    """Pure: the batch applied to the stored region states of the live monitors; an ``up``
+    monitor in ``slow`` (latency over its P95/P99 thresholds) is ``degraded``."""
     states = {(s.monitor_id, s.region): s for s in stored}
     touched: set[tuple[uuid.UUID, str]] = set()
     for result in sorted(batch, key=lambda r: (r.started_at, r.id)):
@@ -166,6 +192,8 @@ def _evaluate(
         config = monitors[monitor_id].config
         regional = [states[(monitor_id, r)] for r in config.regions if (monitor_id, r) in states]
         status = quorum(regional, now, stale_after(config.interval_s))
+        if status is Status.UP and monitor_id in slow:
+            status = Status.DEGRADED
         before = current[monitor_id]
         if status is not before:
             statuses[monitor_id] = (status, now)
@@ -176,16 +204,18 @@ def _evaluate(
                     from_status=before,
                     to_status=status,
                     at=now,
-                    reason=_reason(regional, status),
+                    reason=_reason(regional, status, monitor_id in slow),
                 )
             )
     return Evaluation([states[k] for k in touched], statuses, changes)
 
 
-def _reason(regional: Sequence[RegionState], status: Status) -> str:
+def _reason(regional: Sequence[RegionState], status: Status, slow: bool = False) -> str:
     failing = [s for s in regional if s.status is Status.DOWN]
     errors = sorted({s.last_error for s in regional if s.last_error})
     text = f"{len(failing)} of {len(regional)} regions failing"
     if status is not Status.UP and errors:
         text += ": " + "; ".join(errors)[:500]
+    if slow and status is Status.DEGRADED:
+        text += "; latency over its P95/P99 threshold"
     return text
