@@ -2,8 +2,8 @@
 into SQLite.
 
     python bench/ingest.py [--quick] [--connections C] [--duration S] [--batch B] [--think S]
-                           [--wave W] [--ramp S] [--monitors N] [--regions R] [--pool-size P]
-                           [--databases postgresql,sqlite] [--pg postgresql://...]
+                           [--wave W] [--handshakes H] [--ramp S] [--monitors N] [--regions R]
+                           [--pool-size P] [--databases postgresql,sqlite] [--pg postgresql://...]
 
 Set-up, per database: a private PKI in a temporary directory (``security.pki.init_pki``, one
 runner certificate per region with ``issue_runner``); N monitors configured for R regions in a
@@ -26,10 +26,15 @@ for the answer, then ``--think`` seconds (jittered +-50 %), again. A 503 or 429 
 ``Retry-After`` is the server shedding load: the runner waits that long (jittered 1-1.5x,
 capped at 60 s) and sends the same batch again, as ``SpoolUploader`` does; those answers count
 as ``throttled``, not as connection errors. Connections open in waves of ``--wave`` (each
-runner's first request is an empty upload, which does no database work): the next wave starts
-once every connection of the previous one is up or failed, so the client's own TLS handshakes
-do not pile up. The measured window (``--duration``) starts when the last wave is done, or
-after ``--ramp`` seconds at most.
+runner's first request is an empty upload, which does no database work); a wave's runners are
+started at a steady pace over half its time budget (``--ramp`` / number of waves); the next
+wave starts once 95 % of the previous one has its TLS handshake done, or when that budget is
+spent, whichever comes first. Whatever the waves do, at most ``--handshakes`` first requests
+(TCP connect, TLS handshake, empty upload) are in progress at once, so the server's accept
+queue holds at most that many of our connections and cannot overflow however busy the server
+is. The measured window (``--duration``) starts when the last wave is done, or after
+``--ramp`` seconds at most (the runners not started by then start at once, still through the
+``--handshakes`` bound).
 
 Figures over the window: results/s stored (rows the server's ingest reported new), ack latency
 p50/p99 (request sent -> 200 received, answers received in the window; ``batch_ack_*``: first
@@ -190,11 +195,28 @@ async def client(config: dict[str, Any]) -> None:
         "throttled": 0,
         "throttled_window": 0,
     }
-    first_done = asyncio.Queue[int]()  # a runner's first request was answered or failed
+    # The ramp: waves of ``wave`` connections, each given ``budget`` seconds at most (the ramp
+    # cap shared out); a wave moves on once ``quorum`` of it has its TLS handshake done. Within a
+    # wave the runners start at a steady pace (all of them within half the budget), and at most
+    # ``handshake_limit`` first requests (TCP connect + TLS handshake + empty upload) are in
+    # progress at once, whatever the waves do: the server's accept queue (backlog 4,096) holds
+    # at most that many connections of ours, so it cannot overflow however slowly it accepts.
+    waves_total = max(1, -(-count // wave))
+    budget = ramp / waves_total
+    quorum = 0.95
+    handshakes = asyncio.Semaphore(config["handshake_limit"])
+    connected_in_wave = [0] * waves_total
+    progress = asyncio.Event()  # a handshake completed
+    ramp_log: list[dict[str, Any]] = []
     rng = random.Random(7)
 
-    async def on_open(*_: Any) -> None:
+    async def on_open(_session: Any, ctx: Any, _params: Any) -> None:
         counts["opened"] += 1
+        ramp_state = ctx.trace_request_ctx  # a runner's first request: its TLS handshake is done
+        if isinstance(ramp_state, dict) and not ramp_state["connected"]:
+            ramp_state["connected"] = True
+            connected_in_wave[ramp_state["i"] // wave] += 1
+            progress.set()
 
     trace = aiohttp.TraceConfig()
     trace.on_connection_create_end.append(on_open)
@@ -247,12 +269,19 @@ async def client(config: dict[str, Any]) -> None:
         health = {"version": "bench", "clock_offset_ms": 0.0, "spool_depth": 0}
         state = {"alive": False}
 
-        async def post(body: bytes) -> tuple[int, dict[str, Any] | None, float | None]:
+        ramp_state = {"i": i, "connected": False}
+
+        async def post(
+            body: bytes, opening: bool = False
+        ) -> tuple[int, dict[str, Any] | None, float | None]:
             """(status, answer of a 200, Retry-After of a 503/429)."""
             status, answer, retry_after = 0, None, None
             try:
                 async with session.post(
-                    url, data=body, headers={"Content-Type": "application/json"}
+                    url,
+                    data=body,
+                    headers={"Content-Type": "application/json"},
+                    trace_request_ctx=ramp_state if opening else None,
                 ) as resp:
                     status = resp.status
                     raw = await resp.read()
@@ -288,13 +317,13 @@ async def client(config: dict[str, Any]) -> None:
             return status, answer, retry_after
 
         try:
-            # An empty upload opens the TLS connection during the ramp (no database work).
-            first = True
+            # An empty upload opens the TLS connection during the ramp (no database work), one
+            # of at most ``handshake_limit`` in progress.
             while not stop.is_set():
-                answered = (await post(b'{"results":[]}'))[1] is not None
-                if first:
-                    first = False
-                    first_done.put_nowait(i)
+                async with handshakes:
+                    if stop.is_set():
+                        break
+                    answered = (await post(b'{"results":[]}', opening=True))[1] is not None
                 if answered:
                     break
                 await asyncio.sleep(1.0 + rng.random())
@@ -331,29 +360,63 @@ async def client(config: dict[str, Any]) -> None:
     tasks: list[asyncio.Task[None]] = []
     waves = 0
     ramp_cpu0 = cpu_seconds()
+
+    async def wave_done(index: int, size: int, deadline: float) -> str:
+        """Wait until ``quorum`` of wave ``index`` is connected or ``deadline``; which one."""
+        need = min(size, max(1, round(quorum * size)))
+        while connected_in_wave[index] < need:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return "budget"
+            progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(progress.wait(), left)
+        return "quorum"
+
+    async def ramp_up() -> None:
+        nonlocal waves
+        for index, start in enumerate(range(0, count, wave)):
+            size = min(wave, count - start)
+            t_wave = time.perf_counter()
+            gap = budget / 2 / size  # all of the wave started within half its budget
+            for n, i in enumerate(range(start, start + size)):
+                tasks.append(asyncio.create_task(runner(i)))
+                await asyncio.sleep(max(0.0, t_wave + (n + 1) * gap - time.perf_counter()))
+            how = await wave_done(index, size, t_wave + budget)
+            waves += 1
+            ramp_log.append(
+                {
+                    "wave": index,
+                    "s": round(time.perf_counter() - t_wave, 2),
+                    "connected": connected_in_wave[index],
+                    "of": size,
+                    "ended_by": how,
+                }
+            )
+
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout_at(asyncio.get_running_loop().time() + ramp):
-            for start in range(0, count, wave):
-                size = min(wave, count - start)
-                tasks.extend(asyncio.create_task(runner(i)) for i in range(start, start + size))
-                for _ in range(size):
-                    await first_done.get()
-                waves += 1
+            await ramp_up()
     ramp_s = time.perf_counter() - t_start
     ramp_cpu = cpu_seconds() - ramp_cpu0
-    tasks.extend(asyncio.create_task(runner(i)) for i in range(len(tasks), count))  # ramp cap
+    # Ramp cap reached: the rest start now, still at most ``handshake_limit`` in progress.
+    tasks.extend(asyncio.create_task(runner(i)) for i in range(len(tasks), count))
     window[:] = [time.perf_counter(), time.perf_counter() + duration]
     cpu0, errors_before = cpu_seconds(), dict(errors)
     throttled_before = counts["throttled"]
     open_at_start = counts["open"]
     print(json.dumps({"event": "window_start", "open": open_at_start}), flush=True)
+    by_quorum = sum(1 for w in ramp_log if w["ended_by"] == "quorum")
     say(
-        f"client: window starts after {ramp_s:.1f} s ({waves} waves of {wave}), "
+        f"client: window starts after {ramp_s:.1f} s ({waves} of {waves_total} waves of {wave} "
+        f"done, {by_quorum} by {quorum:.0%} connected, {waves - by_quorum} by their "
+        f"{budget:.1f} s budget; at most {config['handshake_limit']} handshakes at once), "
         f"{open_at_start:,} of {count:,} connections up"
     )
     await asyncio.sleep(max(0.0, window[1] - time.perf_counter()))
     cpu1 = cpu_seconds()
     open_at_end = counts["open"]
+    say(f"client: window ends, {open_at_end:,} of {count:,} connections up")
     print(json.dumps({"event": "window_end"}), flush=True)
     stop.set()
     # Requests in flight are not counted: give them a moment, then cancel the rest.
@@ -373,6 +436,10 @@ async def client(config: dict[str, Any]) -> None:
                 "throttled_before_window": throttled_before,
                 "ramp_s": ramp_s,
                 "ramp_waves": waves,
+                "ramp_waves_total": waves_total,
+                "ramp_wave_budget_s": budget,
+                "ramp_handshake_limit": config["handshake_limit"],
+                "ramp_log": ramp_log,
                 "ramp_client_cpu_s": ramp_cpu,
                 "requests": counts["requests"],
                 "stored": counts["stored"],
@@ -533,6 +600,7 @@ async def run_case(
         "think": args.think,
         "ramp": args.ramp,
         "wave": args.wave,
+        "handshake_limit": args.handshakes,
         "duration": args.duration,
         "timeout": args.timeout,
     }
@@ -540,7 +608,8 @@ async def run_case(
     config_path.write_text(json.dumps(config))
     say(
         f"{kind}: {connections:,} runner connections, batches of {args.batch}, think "
-        f"{args.think:g} s, waves of {args.wave} (ramp {args.ramp:g} s at most), window "
+        f"{args.think:g} s, waves of {args.wave} (ramp {args.ramp:g} s at most, "
+        f"{args.handshakes} handshakes at once at most), window "
         f"{args.duration:g} s, admission limit {api.admission.limit}"
     )
     ramp_cpu0 = cpu_seconds()
@@ -643,6 +712,10 @@ async def run_case(
             "admission_refused": marks["refused"],
             "ramp_s": done["ramp_s"],
             "ramp_waves": done["ramp_waves"],
+            "ramp_waves_total": done["ramp_waves_total"],
+            "ramp_wave_budget_s": done["ramp_wave_budget_s"],
+            "ramp_handshake_limit": done["ramp_handshake_limit"],
+            "ramp_waves_by_quorum": sum(1 for w in done["ramp_log"] if w["ended_by"] == "quorum"),
             "ramp_server_cpu_s": marks["ramp_cpu"],
             "ramp_client_cpu_s": done["ramp_client_cpu_s"],
             "server_cpu_ms_per_connection_ramp": marks["ramp_cpu"]
@@ -762,9 +835,10 @@ def print_report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -
     row("TLS connections opened (whole run)", lambda r: f"{r['connections_opened']:,}")
     row("listen queue overflows (kernel, whole run)", lambda r: f"{r['listen_overflows']:,}")
     row(
-        "ramp: s, waves, server CPU ms per connection up (handshake + empty upload)",
+        "ramp: s, waves done (by 95 % connected) of all, server CPU ms per connection up",
         lambda r: (
-            f"{fmt(r['ramp_s'])} s, {r['ramp_waves']}, "
+            f"{fmt(r['ramp_s'])} s, {r['ramp_waves']} ({r['ramp_waves_by_quorum']}) of "
+            f"{r['ramp_waves_total']}, "
             f"{fmt(r['server_cpu_ms_per_connection_ramp'], 2)}"
         ),
     )
@@ -879,6 +953,7 @@ def summary(
         "think_s": args.think,
         "ramp_s": args.ramp,
         "wave": args.wave,
+        "handshakes": args.handshakes,
         "duration_s": args.duration,
         "pool_size": args.pool_size,
     }
@@ -1007,7 +1082,18 @@ def main() -> None:
     parser.add_argument("--duration", type=float, help="measured window, s (quick 15, full 60)")
     parser.add_argument("--ramp", type=float, help="the connection ramp's cap before the window, s")
     parser.add_argument(
-        "--wave", type=int, default=500, help="connections opened at once during the ramp"
+        "--wave",
+        type=int,
+        default=500,
+        help="connections per ramp wave: the next starts once 95%% of it is connected or "
+        "after ramp / waves s",
+    )
+    parser.add_argument(
+        "--handshakes",
+        type=int,
+        default=128,
+        help="client: at most this many connections opening (connect + TLS + first request) "
+        "at once, so the server's accept queue cannot overflow",
     )
     parser.add_argument("--batch", type=int, default=50, help="results per POST")
     parser.add_argument(
