@@ -291,6 +291,9 @@ class MonitorConfig:
     retry_delay_s: float = 1.0
     grace_s: int = 60
     """Heartbeat monitors: how late a ping may be, beyond ``interval_s``, before it is down."""
+    depends_on: uuid.UUID | None = None
+    """A parent monitor (the host, the database): while it is down, this monitor's outage is
+    folded into the parent's (no alert, no draft of its own)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -283,3 +283,25 @@ async def test_stats_reject_bad_ranges(env: Env, params: dict[str, str], field: 
         f"/api/v1/monitors/{m['id']}/stats", params=params, headers=env.read
     )
     assert response.status_code == 422 and response.json()["error"]["field"] == field
+
+
+async def test_a_dependency_cycle_or_a_foreign_parent_is_refused_naming_depends_on(
+    env: Env,
+) -> None:
+    body = {"name": "a", "kind": "http", "target": "http://127.0.0.1:9/"}
+    a = (await env.client.post("/api/v1/monitors", json=body, headers=env.write)).json()
+    b_body = {**body, "name": "b", "depends_on": a["id"]}
+    b = await env.client.post("/api/v1/monitors", json=b_body, headers=env.write)
+    assert b.status_code == 201 and b.json()["depends_on"] == a["id"]
+    cycle = await env.client.patch(
+        f"/api/v1/monitors/{a['id']}", json={"depends_on": b.json()["id"]}, headers=env.write
+    )
+    assert cycle.status_code == 422 and cycle.json()["error"]["field"] == "depends_on"
+    foreign = await env.client.post(
+        "/api/v1/monitors", json={**body, "depends_on": a["id"]}, headers=env.other
+    )
+    assert foreign.status_code == 422 and foreign.json()["error"]["field"] == "depends_on"
+    cleared = await env.client.patch(
+        f"/api/v1/monitors/{b.json()['id']}", json={"depends_on": None}, headers=env.write
+    )
+    assert cleared.status_code == 200 and cleared.json()["depends_on"] is None

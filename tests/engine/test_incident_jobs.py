@@ -93,3 +93,36 @@ async def test_a_flapping_monitor_alerts_once_not_twenty_times(store: SqlStore) 
     assert events.count("monitor.flapping") == 1
     assert events[-1] == "monitor.flapping"  # nothing after it while it keeps flapping
     assert len(events) <= 6
+
+
+async def test_a_child_down_with_its_parent_is_folded_into_the_parents_outage(
+    store: SqlStore,
+) -> None:
+    org, channel, host, _ = await _org_with_channel(store)
+    child = await store.create_monitor(
+        org.id,
+        MonitorConfig(
+            name="web", kind="http", target="http://x/", failure_threshold=1, depends_on=host.id
+        ),
+    )
+    evaluator = Evaluator(store, MemoryBus(), Broadcaster(), Metrics(), clock=lambda: T0)
+    batch = [CheckResult(new_id(), m.id, "local", T0, T0, None, False) for m in (host, child)]
+    await evaluator.process(batch[:1])  # the host goes down first
+    await evaluator.process(batch[1:])  # then its child
+    rows = await store.outbox_rows(channel.id)
+    assert [r["message"]["monitor_name"] for r in rows] == ["api"]  # one alert, the parent's
+    assert [i.monitor_id for i in await store.list_incidents(org.id)] == [host.id]
+    # With its parent up, the child's own outage is its own.
+    lonely = await store.create_monitor(
+        org.id,
+        MonitorConfig(
+            name="docs", kind="http", target="http://x/", failure_threshold=1, depends_on=child.id
+        ),
+    )
+    child_ok = CheckResult(
+        new_id(), child.id, "local", T0 + timedelta(1), T0 + timedelta(1), 5.0, True
+    )
+    await evaluator.process([child_ok])
+    await evaluator.process([CheckResult(new_id(), lonely.id, "local", T0, T0, None, False)])
+    names = [r["message"]["monitor_name"] for r in await store.outbox_rows(channel.id)]
+    assert names[-1] == "docs"

@@ -10,6 +10,7 @@ import structlog
 
 from statpulse.bus.base import ResultBus
 from statpulse.bus.live import Broadcaster, MonitorChanged
+from statpulse.engine.dependencies import roots
 from statpulse.engine.evaluate import quorum, stale_after, step
 from statpulse.engine.flapping import FlapEventKind, FlapPolicy, FlapState, observe
 from statpulse.engine.incident_jobs import under_maintenance
@@ -33,6 +34,7 @@ from statpulse.store.contract import Store
 
 log = structlog.get_logger(__name__)
 _EPSILON = timedelta(microseconds=1)  # the window includes results stamped exactly now
+MAX_ANCESTORS = 20  # a deeper chain of parents is cut there
 FLAP_HISTORY = 50  # stored changes replayed to tell whether a monitor is flapping
 
 
@@ -86,6 +88,12 @@ class Evaluator:
             monitor, states = monitors[change.monitor_id], regional.get(change.monitor_id, [])
             if await under_maintenance(self._store, monitor, change.at):
                 log.info("change held back: maintenance", monitor_id=str(monitor.id))
+            elif (root := await self._failing_root(monitor, change)) is not None:
+                log.info(
+                    "change folded into its parent's outage",
+                    monitor_id=str(monitor.id),
+                    root=str(root),
+                )
             else:
                 await self._incident(monitor, change, evidence(monitor, change, batch, states))
                 await self._alert(monitor, change, states)
@@ -98,6 +106,26 @@ class Evaluator:
                 reason=change.reason,
             )
         return changes
+
+    async def _failing_root(self, monitor: Monitor, change: StateChange) -> uuid.UUID | None:
+        """For a change into a problem: the down ancestor this monitor's outage folds into
+        (``engine/dependencies.py``), or None. Recovery is never folded: it resolves what the
+        monitor's own outage opened, if anything."""
+        if change.to_status is Status.UP or monitor.config.depends_on is None:
+            return None
+        parents: dict[uuid.UUID, uuid.UUID | None] = {monitor.id: monitor.config.depends_on}
+        failing = {monitor.id}
+        node: uuid.UUID | None = monitor.config.depends_on
+        while node is not None and node not in parents and len(parents) < MAX_ANCESTORS:
+            found = (await self._store.monitors_by_id([node])).get(node)
+            if found is None or found.status is not Status.DOWN:
+                break
+            failing.add(node)
+            parent: uuid.UUID | None = found.config.depends_on
+            parents[node] = parent
+            node = parent
+        root = roots(failing, parents)[monitor.id]
+        return None if root == monitor.id else root
 
     async def _latency_degraded(self, monitors: Iterable[Monitor], now: datetime) -> set[uuid.UUID]:
         """Monitors with latency thresholds whose P95/P99 over the sliding window (stored ok

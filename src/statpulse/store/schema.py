@@ -102,6 +102,9 @@ monitors = sa.Table(
     sa.Column("retries", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("retry_delay_s", sa.Float(), nullable=False, server_default="1.0"),
     sa.Column("grace_s", sa.Integer(), nullable=False, server_default="60"),
+    sa.Column(
+        "depends_on", sa.Uuid(), sa.ForeignKey("monitors.id", ondelete="SET NULL"), nullable=True
+    ),
     sa.Column("paused", sa.Boolean(), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("status_changed_at", UTCDateTime(), nullable=True),

@@ -57,6 +57,7 @@ def config_values(c: MonitorConfig) -> dict[str, Any]:
         "retries": c.retries,
         "retry_delay_s": c.retry_delay_s,
         "grace_s": c.grace_s,
+        "depends_on": c.depends_on,
     }
 
 
@@ -89,6 +90,7 @@ def monitor_from_row(row: sa.Row[Any]) -> Monitor:
         retries=row.retries,
         retry_delay_s=row.retry_delay_s,
         grace_s=row.grace_s,
+        depends_on=row.depends_on,
     )
     return Monitor(
         id=row.id,

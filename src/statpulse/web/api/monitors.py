@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import ValidationError
 
+from statpulse.engine.dependencies import validate_parents
 from statpulse.engine.heartbeat import HEARTBEAT_KIND
 from statpulse.engine.stats import Stats
 from statpulse.model import ApiKey, Monitor, utcnow
@@ -45,10 +46,28 @@ async def _get(svc: Services, key: ApiKey, monitor_id: uuid.UUID) -> Monitor:
     return monitor
 
 
+async def _check_parent(
+    svc: Services, key: ApiKey, monitor_id: uuid.UUID | None, parent: uuid.UUID | None
+) -> None:
+    """The parent must be another monitor of the organisation, and no cycle may form."""
+    if parent is None:
+        return
+    monitors = {m.id: m.config.depends_on for m in await svc.store.list_monitors(key.org_id)}
+    if parent not in monitors:
+        raise invalid("depends_on", "no such monitor in this organisation")
+    this = monitor_id or uuid.UUID(int=0)  # a new monitor: nothing can depend on it yet
+    monitors[this] = parent
+    try:
+        validate_parents(monitors)
+    except ValueError as exc:
+        raise invalid("depends_on", str(exc).removeprefix("parent: ")) from exc
+
+
 @router.post("", status_code=201, response_model=MonitorOut)
 async def create_monitor(body: MonitorIn, key: WriteKey, svc: ServicesDep) -> MonitorOut:
     config = body.to_config()
     check_config(config)
+    await _check_parent(svc, key, None, config.depends_on)
     monitor = await svc.store.create_monitor(key.org_id, config)
     await svc.store.audit(
         key.org_id,
@@ -82,7 +101,7 @@ async def update_monitor(
     current = await _get(svc, key, monitor_id)
     merged: dict[str, Any] = config_document(current.config)
     for name, value in body.model_dump(exclude_unset=True).items():
-        if value is None:
+        if value is None and name != "depends_on":  # null clears the parent
             raise invalid(name, "must not be null")
         if name in MonitorPatch.NESTED:
             merged[name] = {**merged[name], **value}
@@ -94,6 +113,7 @@ async def update_monitor(
         err = exc.errors()[0]
         raise invalid(field_path(err["loc"]), err["msg"]) from exc
     check_config(config)
+    await _check_parent(svc, key, monitor_id, config.depends_on)
     updated = await svc.store.update_monitor(key.org_id, monitor_id, config)
     if updated is None:
         raise not_found("monitor")

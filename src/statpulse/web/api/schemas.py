@@ -77,6 +77,12 @@ class MonitorIn(_Strict):
         description="Heartbeat: how late a ping may be beyond interval_s before a failure "
         "is recorded, and how long a run may take after /start.",
     )
+    depends_on: uuid.UUID | None = Field(
+        default=None,
+        description="A parent monitor of the same organisation (the host, the database): while "
+        "it is down this monitor's outage is folded into the parent's, with no alert or draft "
+        "incident of its own. No cycles.",
+    )
 
     def to_config(self) -> MonitorConfig:
         return MonitorConfig(
@@ -101,6 +107,7 @@ class MonitorIn(_Strict):
             retries=self.retries,
             retry_delay_s=self.retry_delay_s,
             grace_s=self.grace_s,
+            depends_on=self.depends_on,
         )
 
 
@@ -125,6 +132,7 @@ class MonitorPatch(_Strict):
     retries: int | None = None
     retry_delay_s: float | None = None
     grace_s: int | None = None
+    depends_on: uuid.UUID | None = None
 
     NESTED: ClassVar[tuple[str, ...]] = ("http", "latency", *_OPTION_KINDS)
     """Objects that a patch merges into the stored ones."""
@@ -145,6 +153,8 @@ def _plain(value: object) -> Any:
         return dict(value)
     if isinstance(value, tuple):
         return list(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
     return value
 
 
@@ -192,6 +202,7 @@ class MonitorOut(BaseModel):
     retries: int
     retry_delay_s: float
     grace_s: int
+    depends_on: uuid.UUID | None = None
     paused: bool
     status: str
     status_changed_at: datetime | None
