@@ -126,3 +126,15 @@ async def test_a_child_down_with_its_parent_is_folded_into_the_parents_outage(
     await evaluator.process([CheckResult(new_id(), lonely.id, "local", T0, T0, None, False)])
     names = [r["message"]["monitor_name"] for r in await store.outbox_rows(channel.id)]
     assert names[-1] == "docs"
+
+
+async def test_a_flapping_monitor_keeps_one_draft_instead_of_one_per_flip(store: SqlStore) -> None:
+    org, _, monitor, _ = await _org_with_channel(store)
+    clock = {"now": T0}
+    evaluator = Evaluator(store, MemoryBus(), Broadcaster(), Metrics(), clock=lambda: clock["now"])
+    for i in range(30):
+        clock["now"] = at = T0 + timedelta(seconds=10 * i)
+        await evaluator.process(
+            [CheckResult(new_id(), monitor.id, "local", at, at, 5.0, i % 2 == 0)]
+        )
+    assert len(await store.list_incidents(org.id)) <= 3

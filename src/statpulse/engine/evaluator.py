@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
@@ -94,9 +95,12 @@ class Evaluator:
                     monitor_id=str(monitor.id),
                     root=str(root),
                 )
+            elif (flap := await self._flapping(monitor)).flapping and not flap.started:
+                # One alert said it is flapping; each flip would open or resolve a draft.
+                log.info("flip not alerted: flapping", monitor_id=str(monitor.id))
             else:
                 await self._incident(monitor, change, evidence(monitor, change, batch, states))
-                await self._alert(monitor, change, states)
+                await self._alert(monitor, change, states, flap)
             self._metrics.state_changes.labels(to=change.to_status.value).inc()
             log.info(
                 "monitor state changed",
@@ -164,28 +168,41 @@ class Evaluator:
                 monitor.id, change.at, f"{monitor.config.name} has recovered as of {at}."
             )
 
-    async def _alert(
-        self, monitor: Monitor, change: StateChange, states: Sequence[RegionState]
-    ) -> None:
-        """Queue the operators' alert in the outbox: one row per channel per change, however
-        many workers see it (the group key is the change's id). A flapping monitor gets one
-        ``monitor.flapping`` alert instead of its flips (``engine/flapping.py``), decided by
-        replaying its recent stored changes, so every worker reaches the same answer."""
-        message = alert_message(monitor, change, states)
-        if message is None:
-            return
+    async def _flapping(self, monitor: Monitor) -> Flapping:
+        """Whether the monitor flaps, by replaying its recent stored changes through
+        ``engine/flapping.py`` (so every worker reaches the same answer)."""
         recent = await self._store.state_changes(monitor.id, FLAP_HISTORY)
         flap, event = FlapState(), None
         for past in sorted(recent, key=lambda c: (c.at, c.id)):
             flap, event = observe(flap, past.at, past.to_status, self._flap_policy)
-        if event is not None and event.kind is FlapEventKind.STARTED:
-            message = flapping_message(monitor, change, len(flap.changes))
-        elif flap.flapping:
-            log.info("flip not alerted: flapping", monitor_id=str(monitor.id))
+        started = event is not None and event.kind is FlapEventKind.STARTED
+        return Flapping(flap.flapping, started, len(flap.changes))
+
+    async def _alert(
+        self,
+        monitor: Monitor,
+        change: StateChange,
+        states: Sequence[RegionState],
+        flap: Flapping,
+    ) -> None:
+        """Queue the operators' alert in the outbox: one row per channel per change, however
+        many workers see it (the group key is the change's id). The change that starts a
+        flapping episode sends one ``monitor.flapping`` alert instead."""
+        message = alert_message(monitor, change, states)
+        if message is None:
             return
+        if flap.started:
+            message = flapping_message(monitor, change, flap.changes)
         await self._store.enqueue(
             monitor.org_id, message.event, f"change:{change.id}", message_doc(message), change.at
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Flapping:
+    flapping: bool
+    started: bool  # this change started the episode
+    changes: int  # in the window
 
 
 def _evaluate(
