@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     )
     result_batch_size: int = Field(default=500, ge=1)
     result_flush_ms: int = Field(default=200, ge=1)
+    narrative_llm_url: str | None = Field(
+        default=None,
+        description="An OpenAI-compatible API base URL (e.g. http://127.0.0.1:8000/v1) whose "
+        "chat completions rewrite draft incident texts; unset: the built-in templates only.",
+    )
+    narrative_llm_model: str = Field(default="gpt-4o-mini", description="The model to ask.")
+    narrative_llm_key: SecretStr | None = Field(default=None, description="Its API key, if any.")
+    narrative_llm_timeout_s: float = Field(default=8.0, gt=0, le=60)
     notify_poll_s: float = Field(
         default=1.0, gt=0, description="How often the notification outbox is checked for due rows."
     )

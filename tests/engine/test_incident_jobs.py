@@ -3,13 +3,20 @@ and holding back alerts of a monitor under maintenance."""
 
 from __future__ import annotations
 
+import json
+import socket
 from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from aiohttp import web
 
 from statpulse.bus.live import Broadcaster
 from statpulse.bus.memory import MemoryBus
 from statpulse.engine.evaluator import Evaluator
 from statpulse.engine.incident_jobs import IncidentJobs
 from statpulse.engine.maintenance import MaintenanceWindow, WindowKind
+from statpulse.engine.narrative import Draft, Evidence
+from statpulse.engine.narrative_llm import Rewriter, Rewritten
 from statpulse.metrics import Metrics
 from statpulse.model import CheckResult, MonitorConfig, new_id
 from statpulse.notify import NOTIFIERS
@@ -138,3 +145,50 @@ async def test_a_flapping_monitor_keeps_one_draft_instead_of_one_per_flip(store:
             [CheckResult(new_id(), monitor.id, "local", at, at, 5.0, i % 2 == 0)]
         )
     assert len(await store.list_incidents(org.id)) <= 3
+
+
+async def test_a_draft_is_rewritten_by_the_configured_model_after_it_opened(
+    store: SqlStore,
+) -> None:
+    seen: list[dict] = []  # type: ignore[type-arg]
+
+    async def chat(request: web.Request) -> web.Response:
+        seen.append(await request.json())
+        content = json.dumps(
+            {
+                "title": "API unavailable",
+                "body": "Since 12:00 UTC the API has been unavailable. We are looking into it "
+                "and will post an update within 30 minutes.",
+            }
+        )
+        return web.json_response({"choices": [{"message": {"content": content}}]})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    await web.SockSite(runner, sock).start()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    org, _, monitor, _ = await _org_with_channel(store)
+    rewriter = Rewriter(url, "local-model", timeout_s=5)
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def rewrite(d: Draft, e: Evidence) -> Rewritten:
+                return await rewriter.rewrite(d, e, session)
+
+            evaluator = Evaluator(
+                store, MemoryBus(), Broadcaster(), Metrics(), clock=lambda: T0, rewrite=rewrite
+            )
+            await evaluator.process(
+                [CheckResult(new_id(), monitor.id, "local", T0, T0, None, False)]
+            )
+            await evaluator.wait_rewrites()
+    finally:
+        await runner.cleanup()
+    [incident] = await store.list_incidents(org.id)
+    assert seen and seen[0]["model"] == "local-model"
+    assert incident.title == "API unavailable"
+    assert incident.updates[0]["body"].startswith("Since 12:00 UTC the API")

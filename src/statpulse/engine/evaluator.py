@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +18,8 @@ from statpulse.engine.flapping import FlapEventKind, FlapPolicy, FlapState, obse
 from statpulse.engine.incident_jobs import under_maintenance
 from statpulse.engine.latency_window import LatencyPolicy, LatencyWindow
 from statpulse.engine.latency_window import evaluate as latency_verdict
-from statpulse.engine.narrative import Evidence, draft
+from statpulse.engine.narrative import Draft, Evidence, draft
+from statpulse.engine.narrative_llm import Rewritten
 from statpulse.engine.outcomes import alert_message, evidence, flapping_message
 from statpulse.metrics import Metrics
 from statpulse.model import (
@@ -34,6 +36,8 @@ from statpulse.notify.dispatcher import message_doc
 from statpulse.store.contract import Store
 
 log = structlog.get_logger(__name__)
+# The optional model rewrite of a draft's text (engine/narrative_llm.py), session bound.
+Rewrite = Callable[[Draft, Evidence], Awaitable[Rewritten]]
 _EPSILON = timedelta(microseconds=1)  # the window includes results stamped exactly now
 MAX_ANCESTORS = 20  # a deeper chain of parents is cut there
 FLAP_HISTORY = 50  # stored changes replayed to tell whether a monitor is flapping
@@ -48,7 +52,10 @@ class Evaluator:
         metrics: Metrics,
         clock: Callable[[], datetime] = utcnow,
         flap_policy: FlapPolicy | None = None,
+        rewrite: Rewrite | None = None,
     ) -> None:
+        self._rewrite = rewrite
+        self._rewrites: set[asyncio.Task[None]] = set()
         self._flap_policy = flap_policy or FlapPolicy()
         self._store = store
         self._bus = bus
@@ -162,11 +169,36 @@ class Evaluator:
             )
             if created is not None:
                 log.info("draft incident opened", monitor_id=str(monitor.id), incident=str(created))
+                if self._rewrite is not None:  # off the evaluation path: it may take seconds
+                    task = asyncio.create_task(self._rewritten(created, text, facts))
+                    self._rewrites.add(task)
+                    task.add_done_callback(self._rewrites.discard)
         elif change.from_status is Status.DOWN and change.to_status is Status.UP:
             at = change.at.strftime("%H:%M UTC")
             await self._store.resolve_drafts(
                 monitor.id, change.at, f"{monitor.config.name} has recovered as of {at}."
             )
+
+    async def _rewritten(self, incident_id: uuid.UUID, text: Draft, facts: Evidence) -> None:
+        """Replace the template draft by the model's text, if it passed validation and nobody
+        touched the draft meanwhile; the template text stays otherwise."""
+        assert self._rewrite is not None
+        try:
+            result = await self._rewrite(text, facts)
+            if result.source == "llm":
+                done = await self._store.rewrite_draft(
+                    incident_id, result.draft.title, result.draft.body, self._clock()
+                )
+                log.info("draft incident rewritten", incident=str(incident_id), applied=done)
+            else:
+                log.info("draft kept its template text", reason=result.fallback_reason)
+        except Exception:
+            log.exception("draft rewrite failed", incident=str(incident_id))
+
+    async def wait_rewrites(self) -> None:
+        """Wait for the rewrites in flight (tests, shutdown)."""
+        while self._rewrites:
+            await asyncio.gather(*self._rewrites, return_exceptions=True)
 
     async def _flapping(self, monitor: Monitor) -> Flapping:
         """Whether the monitor flaps, by replaying its recent stored changes through

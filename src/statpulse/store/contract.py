@@ -206,6 +206,11 @@ class Store(Protocol):
     ) -> uuid.UUID | None:
         """The draft incident of a monitor's outage; None when one is already open."""
 
+    async def rewrite_draft(
+        self, incident_id: uuid.UUID, title: str, body: str, at: datetime
+    ) -> bool:
+        """Replace an untouched draft's title and text; False once published or updated."""
+
     async def resolve_drafts(self, monitor_id: uuid.UUID, at: datetime, body: str) -> int:
         """Resolve the monitor's open incident if it was never published."""
 

@@ -115,6 +115,45 @@ class IncidentsMixin(MaintenanceMixin, AuditMixin, SqlBase):
             )
         return row.id  # type: ignore[no-any-return]
 
+    async def rewrite_draft(
+        self, incident_id: uuid.UUID, title: str, body: str, at: datetime
+    ) -> bool:
+        """Replace the title and first update of a draft nobody published or updated yet (the
+        engine's own text, rewritten); False when it was published, resolved or updated."""
+        u = t.incident_updates.c
+        async with self._engine.begin() as conn:
+            held = await held_rows(
+                conn,
+                _i.updated_at,
+                _i.id == incident_id,
+                _i.published_at.is_(None),
+                _i.resolved_at.is_(None),
+            )
+            if not held:
+                return False
+            updates = (
+                await conn.execute(sa.select(u.id).where(u.incident_id == incident_id))
+            ).all()
+            if len(updates) != 1:
+                return False
+            before = held[0]
+            after = (
+                await conn.execute(
+                    t.incidents.update()
+                    .where(_i.id == incident_id)
+                    .values(title=title[:300], updated_at=at)
+                    .returning(*t.incidents.c)
+                )
+            ).one()
+            await conn.execute(
+                t.incident_updates.update().where(u.id == updates[0].id).values(body=body)
+            )
+            await insert_audit(
+                conn, before.org_id, SYSTEM_ACTOR, "incident.rewrite", "incident", incident_id,
+                incident_document(before), {**incident_document(after), "body": body}, at,
+            )  # fmt: skip
+        return True
+
     async def resolve_drafts(self, monitor_id: uuid.UUID, at: datetime, body: str) -> int:
         """Resolve the monitor's open incident when it was never published or is set to
         ``auto_resolve``; the number resolved (0 or 1)."""

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import aiohttp
 import structlog
 from sqlalchemy import make_url
 
@@ -22,10 +23,12 @@ from statpulse.bus.base import ResultBus
 from statpulse.bus.live import Broadcaster
 from statpulse.bus.memory import MemoryBus
 from statpulse.engine.assignments import StoreAssignments
-from statpulse.engine.evaluator import Evaluator
+from statpulse.engine.evaluator import Evaluator, Rewrite
 from statpulse.engine.heartbeats import Heartbeats
 from statpulse.engine.incident_jobs import IncidentJobs
 from statpulse.engine.ingest import Ingest
+from statpulse.engine.narrative import Draft, Evidence
+from statpulse.engine.narrative_llm import Rewriter, Rewritten
 from statpulse.engine.periodic import Periodic
 from statpulse.engine.region_watch import RegionWatch
 from statpulse.engine.retention import RetentionJob, RetentionPolicy, archive_target
@@ -57,6 +60,7 @@ class Services:
     http: HttpSender
     notifications: Periodic
     incident_jobs: IncidentJobs
+    llm_session: aiohttp.ClientSession | None = None
     runner_api: RunnerApi | None = None
     region_watch: RegionWatch | None = None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -68,7 +72,8 @@ class Services:
         metrics = Metrics()
         bus, live = await _bus_and_live(settings)
         ingest = Ingest(store, bus, metrics)
-        evaluator = Evaluator(store, bus, live, metrics, clock=clock)
+        llm_session, rewrite = _rewriter(settings)
+        evaluator = Evaluator(store, bus, live, metrics, clock=clock, rewrite=rewrite)
         heartbeats = Heartbeats(store, ingest.accept, clock)
         retention = RetentionJob(
             store,
@@ -109,6 +114,7 @@ class Services:
             http,
             notifications,
             IncidentJobs(store, clock=clock),
+            llm_session,
         )
         await notifications.start()
         services._evaluator_task = asyncio.create_task(evaluator.run(), name="evaluator")
@@ -157,6 +163,9 @@ class Services:
         stop_live = getattr(self.live, "stop", None)  # RedisBroadcaster
         if stop_live is not None:
             await stop_live()
+        await self.evaluator.wait_rewrites()
+        if self.llm_session is not None:
+            await self.llm_session.close()
         await self.http.close()
         await self.store.close()
 
@@ -175,6 +184,25 @@ async def _bus_and_live(settings: Settings) -> tuple[ResultBus, Broadcaster]:
     live = RedisBroadcaster(settings.redis_url, channel=f"{ns}:live")
     await live.start()
     return bus, live
+
+
+def _rewriter(settings: Settings) -> tuple[aiohttp.ClientSession | None, Rewrite | None]:
+    """The model rewrite of draft texts, when ``narrative_llm_url`` is set."""
+    if settings.narrative_llm_url is None:
+        return None, None
+    key = settings.narrative_llm_key
+    rewriter = Rewriter(
+        settings.narrative_llm_url,
+        settings.narrative_llm_model,
+        key.get_secret_value() if key is not None else None,
+        timeout_s=settings.narrative_llm_timeout_s,
+    )
+    session = aiohttp.ClientSession()
+
+    async def rewrite(draft: Draft, evidence: Evidence) -> Rewritten:
+        return await rewriter.rewrite(draft, evidence, session)
+
+    return session, rewrite
 
 
 def _redacted(url: str) -> str:
