@@ -31,6 +31,7 @@ from statpulse.web.api import (
 )
 from statpulse.web.middleware import RequestContext
 from statpulse.web.public import routes as public
+from statpulse.web.public import statuspage
 from statpulse.web.services import Services
 
 StartupHook = Callable[[Services, AsyncExitStack], Awaitable[None]]
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(pagerduty_inbound.router)
     app.include_router(status.router)
     app.include_router(public.router)
+    app.include_router(statuspage.router)
     app.include_router(push.router)
     app.include_router(push.api_router)
     app.mount("/static", StaticFiles(packages=[("statpulse", "web/static")]), name="static")
