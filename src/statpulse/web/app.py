@@ -30,8 +30,8 @@ from statpulse.web.api import (
     status,
 )
 from statpulse.web.middleware import RequestContext
+from statpulse.web.public import badges, feeds, statuspage
 from statpulse.web.public import routes as public
-from statpulse.web.public import statuspage
 from statpulse.web.services import Services
 
 StartupHook = Callable[[Services, AsyncExitStack], Awaitable[None]]
@@ -83,6 +83,8 @@ def create_app(
     app.include_router(status.router)
     app.include_router(public.router)
     app.include_router(statuspage.router)
+    app.include_router(feeds.router)
+    app.include_router(badges.router)
     app.include_router(push.router)
     app.include_router(push.api_router)
     app.mount("/static", StaticFiles(packages=[("statpulse", "web/static")]), name="static")
