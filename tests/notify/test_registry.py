@@ -66,7 +66,7 @@ def test_validate_refuses_an_unsafe_template(kind: str) -> None:
         ("teams", {"url"}),
         ("email", {"password"}),
         ("twilio", {"auth_token"}),
-        ("pagerduty", {"routing_key"}),
+        ("pagerduty", {"routing_key", "webhook_secret"}),
         ("opsgenie", {"api_key"}),
         ("telegram", {"bot_token"}),
         ("ntfy", {"token"}),
