@@ -292,6 +292,8 @@ class MonitorConfig:
     grace_s: int = 60
     """Heartbeat monitors: how late a ping may be, beyond ``interval_s``, before it is down."""
     depends_on: uuid.UUID | None = None
+    confirm_s: int = 0
+    """How long a ``down`` must last before it alerts and opens a draft (0: at once)."""
     """A parent monitor (the host, the database): while it is down, this monitor's outage is
     folded into the parent's (no alert, no draft of its own)."""
 

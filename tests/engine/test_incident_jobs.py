@@ -192,3 +192,31 @@ async def test_a_draft_is_rewritten_by_the_configured_model_after_it_opened(
     assert seen and seen[0]["model"] == "local-model"
     assert incident.title == "API unavailable"
     assert incident.updates[0]["body"].startswith("Since 12:00 UTC the API")
+
+
+async def test_a_down_is_announced_once_it_has_lasted_its_confirmation_window(
+    store: SqlStore,
+) -> None:
+    org = await store.create_org("acme", "Acme")
+    config = NOTIFIERS["webhook"].validate({"url": "http://127.0.0.1:9/", "secret": new_secret()})
+    channel = await store.create_channel(org.id, "webhook", "ops", config, ("secret",))
+    monitor = await store.create_monitor(
+        org.id,
+        MonitorConfig(
+            name="api", kind="http", target="http://x/", failure_threshold=1, confirm_s=60
+        ),
+    )
+    clock = {"now": T0}
+    evaluator = Evaluator(store, MemoryBus(), Broadcaster(), Metrics(), clock=lambda: clock["now"])
+    jobs = IncidentJobs(store, clock=lambda: clock["now"], announce=evaluator.announce)
+    await evaluator.process([CheckResult(new_id(), monitor.id, "local", T0, T0, None, False)])
+    for seconds in (0, 30, 59):
+        clock["now"] = T0 + timedelta(seconds=seconds)
+        await jobs.run_once()
+    assert await store.outbox_rows(channel.id) == []
+    assert await store.list_incidents(org.id) == []
+    for seconds in (61, 70, 120):
+        clock["now"] = T0 + timedelta(seconds=seconds)
+        await jobs.run_once()
+    assert [r["message"]["event"] for r in await store.outbox_rows(channel.id)] == ["monitor.down"]
+    assert len(await store.list_incidents(org.id)) == 1

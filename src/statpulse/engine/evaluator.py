@@ -94,20 +94,11 @@ class Evaluator:
             regional.setdefault(state.monitor_id, []).append(state)
         for change in changes:
             monitor, states = monitors[change.monitor_id], regional.get(change.monitor_id, [])
-            if await under_maintenance(self._store, monitor, change.at):
-                log.info("change held back: maintenance", monitor_id=str(monitor.id))
-            elif (root := await self._failing_root(monitor, change)) is not None:
-                log.info(
-                    "change folded into its parent's outage",
-                    monitor_id=str(monitor.id),
-                    root=str(root),
-                )
-            elif (flap := await self._flapping(monitor)).flapping and not flap.started:
-                # One alert said it is flapping; each flip would open or resolve a draft.
-                log.info("flip not alerted: flapping", monitor_id=str(monitor.id))
+            if change.to_status is Status.DOWN and monitor.config.confirm_s > 0:
+                # IncidentJobs announces it once it has lasted confirm_s (engine/incident_jobs).
+                log.info("down awaits confirmation", monitor_id=str(monitor.id))
             else:
-                await self._incident(monitor, change, evidence(monitor, change, batch, states))
-                await self._alert(monitor, change, states, flap)
+                await self.announce(monitor, change, batch, states)
             self._metrics.state_changes.labels(to=change.to_status.value).inc()
             log.info(
                 "monitor state changed",
@@ -117,6 +108,29 @@ class Evaluator:
                 reason=change.reason,
             )
         return changes
+
+    async def announce(
+        self,
+        monitor: Monitor,
+        change: StateChange,
+        batch: Sequence[CheckResult],
+        states: Sequence[RegionState],
+    ) -> None:
+        """Tell people about ``change``: the customers' draft incident and the operators'
+        alert, unless maintenance, a down parent or flapping holds it back. Idempotent: the
+        draft is one per outage and the alert one per change per channel."""
+        if await under_maintenance(self._store, monitor, change.at):
+            log.info("change held back: maintenance", monitor_id=str(monitor.id))
+        elif (root := await self._failing_root(monitor, change)) is not None:
+            log.info(
+                "change folded into its parent's outage", monitor_id=str(monitor.id), root=str(root)
+            )
+        elif (flap := await self._flapping(monitor)).flapping and not flap.started:
+            # One alert said it is flapping; each flip would open or resolve a draft.
+            log.info("flip not alerted: flapping", monitor_id=str(monitor.id))
+        else:
+            await self._incident(monitor, change, evidence(monitor, change, batch, states))
+            await self._alert(monitor, change, states, flap)
 
     async def _failing_root(self, monitor: Monitor, change: StateChange) -> uuid.UUID | None:
         """For a change into a problem: the down ancestor this monitor's outage folds into

@@ -3,6 +3,9 @@
 ``IncidentJobs`` runs every ``interval_s`` in one process per installation:
 - drafts whose organisation turned auto-publishing on are published once their delay passed
   (``store.auto_publish_due_drafts``), so time to public update stays bounded at night;
+- a monitor ``down`` for at least its ``confirm_s`` (a confirmation window) is announced
+  (``announce``: the evaluator's draft and alert, both idempotent, so a second look or a second
+  process adds nothing);
 - each maintenance window's starts and ends within the last ``lookback`` are queued in the
   outbox as ``maintenance.started`` / ``maintenance.ended``. The group key is the window, the
   transition and its occurrence, so looking at the same instant twice (overlapping lookbacks,
@@ -15,20 +18,25 @@ outage).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 import structlog
 
 from statpulse.engine.maintenance import active, transitions
 from statpulse.engine.periodic import Periodic
-from statpulse.model import Monitor, utcnow
+from statpulse.model import CheckResult, Monitor, RegionState, StateChange, Status, utcnow
 from statpulse.notify.dispatcher import message_doc
 from statpulse.notify.message import Message
 from statpulse.store.contract import Store
 from statpulse.store.sql_maintenance import Maintenance
 
 log = structlog.get_logger(__name__)
+# Evaluator.announce: tell people about a change (draft incident and alert), idempotently.
+Announce = Callable[
+    [Monitor, StateChange, Sequence[CheckResult], Sequence[RegionState]], Awaitable[None]
+]
 
 
 async def under_maintenance(store: Store, monitor: Monitor, now: datetime) -> bool:
@@ -50,7 +58,9 @@ class IncidentJobs:
         interval_s: float = 5.0,
         lookback: timedelta = timedelta(minutes=10),
         clock: Callable[[], datetime] = utcnow,
+        announce: Announce | None = None,
     ) -> None:
+        self._announce_change = announce
         self._store = store
         self._lookback = lookback
         self._clock = clock
@@ -66,7 +76,25 @@ class IncidentJobs:
         for org in await self._store.list_orgs():
             for m in await self._store.list_maintenances(org.id):
                 queued += await self._announce(m, now)
+            if self._announce_change is not None:
+                await self._confirm(org.id, now)
         return len(published), queued
+
+    async def _confirm(self, org_id: uuid.UUID, now: datetime) -> None:
+        """Announce the downs that have lasted their monitor's ``confirm_s``."""
+        assert self._announce_change is not None
+        for monitor in await self._store.list_monitors(org_id):
+            wait = timedelta(seconds=monitor.config.confirm_s)
+            changed = monitor.status_changed_at
+            if not wait or monitor.status is not Status.DOWN or changed is None:
+                continue
+            if now - changed < wait or now - changed > wait + self._lookback:
+                continue  # not yet confirmed, or announced long ago
+            last = await self._store.state_changes(monitor.id, 1)
+            if last and last[0].to_status is Status.DOWN:
+                recent = await self._store.recent_results(monitor.id, 10)
+                states = await self._store.region_states([monitor.id])
+                await self._announce_change(monitor, last[0], recent, states)
 
     async def _announce(self, m: Maintenance, now: datetime) -> int:
         queued = 0

@@ -105,6 +105,7 @@ monitors = sa.Table(
     sa.Column(
         "depends_on", sa.Uuid(), sa.ForeignKey("monitors.id", ondelete="SET NULL"), nullable=True
     ),
+    sa.Column("confirm_s", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("paused", sa.Boolean(), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("status_changed_at", UTCDateTime(), nullable=True),

@@ -58,6 +58,7 @@ def config_values(c: MonitorConfig) -> dict[str, Any]:
         "retry_delay_s": c.retry_delay_s,
         "grace_s": c.grace_s,
         "depends_on": c.depends_on,
+        "confirm_s": c.confirm_s,
     }
 
 
@@ -91,6 +92,7 @@ def monitor_from_row(row: sa.Row[Any]) -> Monitor:
         retry_delay_s=row.retry_delay_s,
         grace_s=row.grace_s,
         depends_on=row.depends_on,
+        confirm_s=row.confirm_s,
     )
     return Monitor(
         id=row.id,

@@ -113,7 +113,7 @@ class Services:
             retention,
             http,
             notifications,
-            IncidentJobs(store, clock=clock),
+            IncidentJobs(store, clock=clock, announce=evaluator.announce),
             llm_session,
         )
         await notifications.start()

@@ -83,6 +83,13 @@ class MonitorIn(_Strict):
         "it is down this monitor's outage is folded into the parent's, with no alert or draft "
         "incident of its own. No cycles.",
     )
+    confirm_s: int = Field(
+        default=0,
+        ge=0,
+        le=3600,
+        description="Seconds a down state must last before it alerts and opens a draft incident "
+        "(a confirmation window on top of the regions' quorum); 0: at once.",
+    )
 
     def to_config(self) -> MonitorConfig:
         return MonitorConfig(
@@ -108,6 +115,7 @@ class MonitorIn(_Strict):
             retry_delay_s=self.retry_delay_s,
             grace_s=self.grace_s,
             depends_on=self.depends_on,
+            confirm_s=self.confirm_s,
         )
 
 
@@ -133,6 +141,7 @@ class MonitorPatch(_Strict):
     retry_delay_s: float | None = None
     grace_s: int | None = None
     depends_on: uuid.UUID | None = None
+    confirm_s: int | None = None
 
     NESTED: ClassVar[tuple[str, ...]] = ("http", "latency", *_OPTION_KINDS)
     """Objects that a patch merges into the stored ones."""
@@ -203,6 +212,7 @@ class MonitorOut(BaseModel):
     retry_delay_s: float
     grace_s: int
     depends_on: uuid.UUID | None = None
+    confirm_s: int = 0
     paused: bool
     status: str
     status_changed_at: datetime | None

@@ -1,4 +1,4 @@
-"""monitor dependencies: a monitor may name a parent monitor
+"""monitor dependencies and confirmation: a parent monitor, and how long a down must last
 
 Revision ID: 0011
 Revises: 0010
@@ -20,6 +20,7 @@ def upgrade() -> None:
     # batch mode: SQLite adds a foreign key only by rebuilding the table.
     with op.batch_alter_table("monitors") as batch:
         batch.add_column(sa.Column("depends_on", sa.Uuid(), nullable=True))
+        batch.add_column(sa.Column("confirm_s", sa.Integer(), nullable=False, server_default="0"))
         batch.create_foreign_key(
             op.f("fk_monitors_depends_on_monitors"),
             "monitors",
@@ -32,4 +33,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("monitors") as batch:
         batch.drop_constraint(op.f("fk_monitors_depends_on_monitors"), type_="foreignkey")
+        batch.drop_column("confirm_s")
         batch.drop_column("depends_on")
