@@ -1,18 +1,39 @@
 """Builds the public view of a status page from the store (the one place both the HTML page,
-its live stream and the public JSON API get their data)."""
+its live stream and the public JSON API get their data), and the incidents and maintenances
+the HTML page shows (:func:`page_notices`, :func:`public_incident`; which ones belong to a page
+is decided in ``incidents_view``)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 
 from statpulse.engine.evaluate import stale_after
 from statpulse.engine.regions import region_views, summary
-from statpulse.model import DayUptime, Monitor, RegionState, Status, StatusPage
+from statpulse.model import Component, DayUptime, Monitor, RegionState, Status, StatusPage
 from statpulse.store.contract import Store
+from statpulse.store.sql_incidents import Incident
+from statpulse.web.public.incidents_view import (
+    IncidentView,
+    Notices,
+    incident_view,
+    is_active,
+    maintenance_views,
+)
+from statpulse.web.public.statuspage_data import affects_page
 from statpulse.web.public.view import ComponentView, PageView, last_days, uptime_pct
 
 HISTORY_DAYS = 90
+HISTORY_PAGE = 10
+"""Resolved incidents per page of the status page's history."""
+BATCH = 100
+MAX_SCAN = 1000
+"""Published incidents of the organisation read per request at most: an unresolved incident
+older than the newest 1000 is not listed as active (a store query for open incidents would
+lift this; ``statuspage.py`` has the same bound)."""
+
+PageComponents = Sequence[tuple[Component, Monitor | None]]
 
 
 async def page_view(
@@ -60,3 +81,88 @@ def _regions(monitor: Monitor, states: Sequence[RegionState], now: datetime) -> 
     mine = [s for s in states if s.monitor_id == monitor.id]
     cfg = monitor.config
     return summary(region_views(cfg.regions, mine, now, stale_after(cfg.interval_s)))
+
+
+async def public_incident(
+    store: Store, page: StatusPage, components: PageComponents, incident_id: uuid.UUID
+) -> IncidentView | None:
+    """The incident as the page shows it; None when the organisation has no such incident,
+    it is a draft, or it concerns none of the page's components."""
+    incident = await store.get_incident(page.org_id, incident_id)
+    return incident_view(incident, components) if incident is not None else None
+
+
+async def history_cursor(
+    store: Store, page: StatusPage, components: PageComponents, incident_id: uuid.UUID
+) -> tuple[datetime, uuid.UUID] | None:
+    """The ``before`` position of the page's history after ``incident_id``; None unless it is
+    a published incident of the page (a draft's id reveals nothing, not even its existence)."""
+    incident = await store.get_incident(page.org_id, incident_id)
+    if incident is None or not affects_page(incident, components):
+        return None
+    return incident.started_at, incident.id
+
+
+async def page_notices(
+    store: Store,
+    page: StatusPage,
+    components: PageComponents,
+    now: datetime,
+    before: tuple[datetime, uuid.UUID] | None = None,
+) -> Notices:
+    """Active incidents (all of them, newest first), one page of :data:`HISTORY_PAGE` resolved
+    incidents starting after ``before`` (the newest when None), and the maintenances in
+    progress and upcoming at ``now``. Drafts are never read (``drafts=False``) and filtered
+    again by ``incident_view``."""
+    wanted = HISTORY_PAGE + 1  # one more tells whether an older page exists
+    if before is None:
+        active, history = await _scan(store, page, components, None, wanted, all_active=True)
+    else:
+        active, _ = await _scan(store, page, components, None, 0, all_active=True)
+        _, history = await _scan(store, page, components, before, wanted, all_active=False)
+    older = str(history[HISTORY_PAGE - 1].id) if len(history) > HISTORY_PAGE else None
+    maintenances = await store.list_maintenances(page.org_id)
+    running, upcoming = maintenance_views(maintenances, components, now)
+    return Notices(
+        active=_views(active, components),
+        history=_views(history[:HISTORY_PAGE], components),
+        older=older,
+        paged=before is not None,
+        maintenance_active=running,
+        maintenance_upcoming=upcoming,
+    )
+
+
+async def _scan(
+    store: Store,
+    page: StatusPage,
+    components: PageComponents,
+    before: tuple[datetime, uuid.UUID] | None,
+    resolved_wanted: int,
+    *,
+    all_active: bool,
+) -> tuple[list[Incident], list[Incident]]:
+    """(active, resolved) published incidents of the page after ``before``, newest first,
+    reading at most :data:`MAX_SCAN` rows: up to ``resolved_wanted`` resolved ones and, with
+    ``all_active``, every active one (else the scan stops once enough resolved ones are in)."""
+    active: list[Incident] = []
+    resolved: list[Incident] = []
+    scanned = 0
+    while scanned < MAX_SCAN:
+        batch = await store.incident_page(page.org_id, BATCH, before, drafts=False)
+        scanned += len(batch)
+        for incident in batch:
+            if not affects_page(incident, components):
+                continue
+            if is_active(incident):
+                active.append(incident)
+            elif len(resolved) < resolved_wanted:
+                resolved.append(incident)
+        if len(batch) < BATCH or (not all_active and len(resolved) >= resolved_wanted):
+            break
+        before = (batch[-1].started_at, batch[-1].id)
+    return active, resolved
+
+
+def _views(incidents: Sequence[Incident], components: PageComponents) -> list[IncidentView]:
+    return [v for i in incidents if (v := incident_view(i, components)) is not None]
