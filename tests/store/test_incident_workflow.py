@@ -10,8 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from statpulse.engine.alerting import Override
-from statpulse.engine.incidents import Impact, IncidentState, InvalidTransition
+from statpulse.engine.incidents import Impact, IncidentState, InvalidTransition, Override
 from statpulse.engine.maintenance import MaintenanceWindow, WindowKind
 from statpulse.model import MonitorConfig, Organization
 from statpulse.store.contract import Conflict

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from statpulse.engine.alerting import Override
-from statpulse.engine.incidents import Impact, IncidentState
+from statpulse.engine.incidents import Impact, IncidentState, Override
 from statpulse.engine.maintenance import MaintenanceWindow, WindowKind
 from statpulse.model import Component, Monitor, RegionState, Status, StatusPage, utcnow
 from statpulse.store.sql_incidents import Incident

@@ -42,6 +42,28 @@ class ComponentStatus(StrEnum):
     UNDER_MAINTENANCE = "under_maintenance"
 
 
+class Override(StrEnum):
+    """What an admin may set a component to by hand; it wins over checks and schedules."""
+
+    DEGRADED = "degraded"
+    PARTIAL_OUTAGE = "partial_outage"
+    MAJOR_OUTAGE = "major_outage"
+    MAINTENANCE = "maintenance"
+
+
+def override_status(override: Override) -> ComponentStatus:
+    """The Statuspage component status an override shows."""
+    return _OVERRIDE_STATUS[override]
+
+
+_OVERRIDE_STATUS = {
+    Override.DEGRADED: ComponentStatus.DEGRADED_PERFORMANCE,
+    Override.PARTIAL_OUTAGE: ComponentStatus.PARTIAL_OUTAGE,
+    Override.MAJOR_OUTAGE: ComponentStatus.MAJOR_OUTAGE,
+    Override.MAINTENANCE: ComponentStatus.UNDER_MAINTENANCE,
+}
+
+
 OPEN = frozenset({IncidentState.INVESTIGATING, IncidentState.IDENTIFIED, IncidentState.MONITORING})
 
 _ALLOWED: dict[IncidentState, frozenset[IncidentState]] = {

@@ -36,8 +36,7 @@ from statpulse.model import (
 )
 
 if TYPE_CHECKING:
-    from statpulse.engine.alerting import Override
-    from statpulse.engine.incidents import Impact, IncidentState
+    from statpulse.engine.incidents import Impact, IncidentState, Override
     from statpulse.engine.maintenance import MaintenanceWindow
     from statpulse.store.sql_audit import AuditEntry
     from statpulse.store.sql_channels import Channel

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from statpulse.engine.alerting import Override
+from statpulse.engine.incidents import Override
 from statpulse.engine.maintenance import MaintenanceWindow, WindowKind
 from statpulse.model import new_id
 from statpulse.store import schema as t

@@ -17,7 +17,7 @@ from datetime import datetime
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from statpulse.engine.alerting import Override
+from statpulse.engine.incidents import Override
 from statpulse.model import utcnow
 from statpulse.store.sql_maintenance import ComponentOverride
 from statpulse.web.api.incidents import ERRORS

@@ -44,7 +44,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from statpulse.engine import maintenance as mw
-from statpulse.engine.alerting import Override
 from statpulse.engine.evaluate import stale_after
 from statpulse.engine.incidents import (
     OPEN,
@@ -52,6 +51,7 @@ from statpulse.engine.incidents import (
     Impact,
     IncidentState,
     component_status,
+    override_status,
     worst_indicator,
 )
 from statpulse.engine.regions import region_views
@@ -66,12 +66,6 @@ LIMIT = 50
 TIME_ZONE = "Etc/UTC"
 MAINTENANCE_IMPACT = "maintenance"
 
-_OVERRIDE: dict[Override, ComponentStatus] = {
-    Override.DEGRADED: ComponentStatus.DEGRADED_PERFORMANCE,
-    Override.PARTIAL_OUTAGE: ComponentStatus.PARTIAL_OUTAGE,
-    Override.MAJOR_OUTAGE: ComponentStatus.MAJOR_OUTAGE,
-    Override.MAINTENANCE: ComponentStatus.UNDER_MAINTENANCE,
-}
 _COMPONENT_IMPACT: dict[ComponentStatus, Impact] = {
     ComponentStatus.OPERATIONAL: Impact.NONE,
     ComponentStatus.UNDER_MAINTENANCE: Impact.NONE,
@@ -191,7 +185,7 @@ class StatuspageView:
     ) -> tuple[ComponentStatus, datetime]:
         override = self._overrides.get(component.id)
         if override is not None:
-            return _OVERRIDE[override.status], override.set_at
+            return override_status(override.status), override.set_at
         for m, occ in self._maintenances:
             if occ.status == MaintenanceState.IN_PROGRESS and component.id in m.components:
                 assert occ.scheduled_for is not None
