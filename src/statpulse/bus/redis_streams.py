@@ -249,9 +249,16 @@ class RedisStreamBus:
         if self._closing:
             return []
         # A task of its own, so that close() can interrupt a read blocked for ``block_ms``.
-        self._read = asyncio.ensure_future(self._xreadgroup())
+        # Shielded: redis-py may swallow a cancellation that lands as the reply arrives, and
+        # awaiting the task directly would then lose the caller's cancellation (a timeout
+        # around the iterator never fired; seen as a hung test). Cancelling the caller always
+        # raises here; entries that read may have taken stay pending and are claimed again.
+        read = self._read = asyncio.ensure_future(self._xreadgroup())
         try:
-            return await self._read
+            return await asyncio.shield(read)
+        except asyncio.CancelledError:
+            read.cancel()
+            raise
         finally:
             self._read = None
 
