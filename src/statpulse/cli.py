@@ -25,6 +25,7 @@ from statpulse.security.pki_cli import pki_app
 from statpulse.security.secrets import SecretError
 from statpulse.security.secrets_cli import secrets_app
 from statpulse.settings import Settings, load_settings
+from statpulse.snapshot_cli import export_static
 from statpulse.store.configured import open_configured_store
 from statpulse.store.contract import Conflict
 from statpulse.store.engine import DatabaseUrlError
@@ -42,6 +43,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(archive_app, name="archive")
 app.add_typer(pki_app, name="pki")
 app.add_typer(secrets_app, name="secrets")
+app.command("export-static")(export_static)
 
 console = Console(stderr=True)
 
