@@ -36,6 +36,7 @@ from statpulse.model import (
 )
 
 if TYPE_CHECKING:
+    from statpulse.custom_domains import CustomDomain
     from statpulse.engine.incidents import Impact, IncidentState, Override
     from statpulse.engine.maintenance import MaintenanceWindow
     from statpulse.store.sql_audit import AuditEntry
@@ -487,3 +488,26 @@ class Store(Protocol):
         target_id: uuid.UUID | None = None,
     ) -> list[AuditEntry]:
         """Newest first; ``before``: (at, id) of the last entry of the previous page."""
+
+    # custom domains of status pages (store/sql_domains.py)
+    async def create_domain(
+        self, org_id: uuid.UUID, page_id: uuid.UUID, hostname: str, token: str
+    ) -> CustomDomain:
+        """``hostname`` already normalised; raises Conflict(field="hostname") when taken."""
+
+    async def list_domains(self, org_id: uuid.UUID, page_id: uuid.UUID) -> list[CustomDomain]: ...
+
+    async def get_domain(self, org_id: uuid.UUID, domain_id: uuid.UUID) -> CustomDomain | None: ...
+
+    async def delete_domain(self, org_id: uuid.UUID, domain_id: uuid.UUID) -> bool: ...
+
+    async def mark_domain_verified(
+        self, org_id: uuid.UUID, domain_id: uuid.UUID, at: datetime
+    ) -> CustomDomain | None:
+        """Sets verified_at (kept when already set); None when not the organisation's."""
+
+    async def verified_domain_slug(self, hostname: str) -> str | None:
+        """The slug of the page a verified ``hostname`` serves (unique index); else None."""
+
+    async def domain_token(self, hostname: str) -> str | None:
+        """The verification token of ``hostname`` while it is not verified; else None."""

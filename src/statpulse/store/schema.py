@@ -504,3 +504,22 @@ component_overrides = sa.Table(
     sa.Column("set_at", UTCDateTime(), nullable=False),
     sa.Index(None, "org_id"),
 )
+
+# Custom domains of status pages (migration 0012): ``hostname`` lower-case, unique (the index the
+# Host routing and Caddy's on-demand TLS ``ask`` look up); ``verified_at`` NULL until the owner
+# proved control (DNS TXT record).
+custom_domains = sa.Table(
+    "custom_domains",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column(
+        "page_id", sa.Uuid(), sa.ForeignKey("status_pages.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("hostname", sa.String(253), nullable=False),
+    sa.Column("token", sa.String(64), nullable=False),
+    sa.Column("verified_at", UTCDateTime(), nullable=True),
+    _created(),
+    sa.Index(None, "hostname", unique=True),
+    sa.Index(None, "page_id"),
+)

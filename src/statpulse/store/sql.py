@@ -9,6 +9,7 @@ from statpulse.store.engine import create_engine
 from statpulse.store.migrate import upgrade
 from statpulse.store.sql_accounts import AccountsMixin
 from statpulse.store.sql_channels import ChannelsMixin
+from statpulse.store.sql_domains import DomainsMixin
 from statpulse.store.sql_heartbeats import HeartbeatsMixin
 from statpulse.store.sql_incidents import IncidentsMixin
 from statpulse.store.sql_keys import KeysMixin
@@ -32,6 +33,7 @@ class SqlStore(
     RunnersMixin,
     IncidentsMixin,
     OutboxMixin,
+    DomainsMixin,
 ):
     async def close(self) -> None:
         await self._engine.dispose()
