@@ -135,6 +135,32 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
+    # Custom domains of status pages (web/domains.py).
+    custom_domains: bool = Field(
+        default=False,
+        description="Serve status pages on verified custom domains (by Host header); any Host "
+        "that is neither one of those nor a main host (host, localhost, 127.0.0.1, ::1, "
+        "public_host, public_hosts) gets 421.",
+    )
+    public_host: str | None = Field(
+        default=None,
+        description="This installation's public host name: the CNAME target page owners are "
+        "told to create (default status.statpulse.example).",
+    )
+    public_hosts: list[str] = Field(
+        default_factory=list, description="More host names that serve the main application."
+    )
+    domain_resolver: str | None = Field(
+        default=None,
+        description="DNS server (IP or IP:PORT) asked when a custom domain is verified (its "
+        "_statpulse TXT record, or its address for the HTTP check; default: the system's).",
+    )
+    domain_http_port: int = Field(
+        default=80,
+        ge=1,
+        le=65535,
+        description="Port of the HTTP ownership check http://NAME:PORT/.well-known/...",
+    )
 
     @field_validator("egress_deny", "egress_allow")
     @classmethod

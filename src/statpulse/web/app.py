@@ -18,6 +18,7 @@ from statpulse.web import errors, ops, push
 from statpulse.web.api import (
     audit,
     channels,
+    domains,
     incidents,
     maintenances,
     monitors,
@@ -29,6 +30,8 @@ from statpulse.web.api import (
     slos,
     status,
 )
+from statpulse.web.domains import HostRouting
+from statpulse.web.domains import router as tls_ask
 from statpulse.web.middleware import RequestContext
 from statpulse.web.public import badges, feeds, statuspage
 from statpulse.web.public import routes as public
@@ -67,13 +70,16 @@ def create_app(
     errors.install(app)
     # Pages compress ~25x (SVG bars repeat); GZip skips text/event-stream, so SSE still streams.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(HostRouting, settings=settings)  # custom domains (off by default)
     app.add_middleware(RequestContext)
     app.include_router(ops.router)
+    app.include_router(tls_ask)
     app.include_router(monitors.router)
     app.include_router(results.router)
     app.include_router(regions.router)
     app.include_router(channels.router)
     app.include_router(pages.router)
+    app.include_router(domains.router)
     app.include_router(slos.router)
     app.include_router(incidents.router)
     app.include_router(maintenances.router)
