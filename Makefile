@@ -28,9 +28,10 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Debian packages the tests start as real processes: PgBouncer (tests/pgbouncer.py).
+# Debian packages the tests start as real processes: PgBouncer (tests/pgbouncer.py) and Caddy
+# (tests/test_caddy_e2e.py).
 test-deps:
-	scripts/install-debian-packages pgbouncer
+	scripts/install-debian-packages pgbouncer caddy
 
 test: lint test-deps
 	$(BIN)/pytest
