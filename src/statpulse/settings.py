@@ -51,6 +51,20 @@ class Settings(BaseSettings):
     narrative_llm_model: str = Field(default="gpt-4o-mini", description="The model to ask.")
     narrative_llm_key: SecretStr | None = Field(default=None, description="Its API key, if any.")
     narrative_llm_timeout_s: float = Field(default=8.0, gt=0, le=60)
+    snapshot_url: str | None = Field(
+        default=None,
+        description="Where static snapshots of status pages are re-published on every change "
+        "(a directory or s3://bucket/prefix?endpoint=...; S3 uses the archive_* credentials), "
+        "so a CDN or static host keeps serving them when this server is down.",
+    )
+    snapshot_pages: list[str] = Field(
+        default_factory=list, description="Slugs of the pages to snapshot (each to URL/SLUG/)."
+    )
+    snapshot_base_url: str | None = Field(
+        default=None,
+        description="The public root of the pages in feeds and JSON (e.g. https://status.example"
+        ".com/s); default http://HOST:PORT/s.",
+    )
     notify_poll_s: float = Field(
         default=1.0, gt=0, description="How often the notification outbox is checked for due rows."
     )

@@ -35,6 +35,7 @@ from statpulse.web.domains import router as tls_ask
 from statpulse.web.middleware import RequestContext
 from statpulse.web.public import badges, feeds, statuspage
 from statpulse.web.public import routes as public
+from statpulse.web.public.snapshot import SnapshotPublisher, SnapshotTarget, renderer
 from statpulse.web.services import Services
 
 StartupHook = Callable[[Services, AsyncExitStack], Awaitable[None]]
@@ -57,6 +58,7 @@ def create_app(
             for hook in startup_hooks:
                 await hook(services, stack)
             app.state.services = services
+            await _start_snapshots(app, services, stack)
             yield
 
     app = FastAPI(
@@ -104,3 +106,24 @@ def create_app(
         return RedirectResponse("/static/favicon.svg", status_code=301)
 
     return app
+
+
+async def _start_snapshots(app: FastAPI, services: Services, stack: AsyncExitStack) -> None:
+    """Re-publish static snapshots of ``snapshot_pages`` to ``snapshot_url`` on every change
+    (one process per installation). It needs the app itself to render, hence here."""
+    settings = services.settings
+    if not (settings.snapshot_url and settings.snapshot_pages) or settings.worker_index != 0:
+        return
+    s3 = settings.snapshot_url.startswith("s3:")
+    secret = settings.archive_secret_key
+    target = SnapshotTarget.from_url(
+        settings.snapshot_url,
+        access_key=settings.archive_access_key if s3 else None,
+        secret_key=secret.get_secret_value() if secret and s3 else None,
+    )
+    root = settings.snapshot_base_url or f"http://{settings.host}:{settings.port}/s"
+    publisher = SnapshotPublisher(
+        renderer(app, services.store, root), target, settings.snapshot_pages, services.live
+    )
+    await publisher.start()
+    stack.push_async_callback(publisher.stop)
