@@ -176,6 +176,22 @@ class Settings(BaseSettings):
         description="Port of the HTTP ownership check http://NAME:PORT/.well-known/...",
     )
 
+    # Subscribers of status pages (web/public/subscribe.py): the operator's SMTP server sends
+    # their e-mail (without smtp_host and smtp_from, e-mail subscriptions are refused).
+    smtp_host: str | None = Field(default=None, description="SMTP server for subscriber e-mail.")
+    smtp_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Its port (default 587 with STARTTLS, else 25)."
+    )
+    smtp_from: str | None = Field(default=None, description="From address of subscriber e-mail.")
+    smtp_username: str | None = Field(default=None, description="SMTP user name, if any.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password, if any.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP session (STARTTLS).")
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="Key signing subscribers' confirm/unsubscribe links (default: derived from "
+        "the current master key, so rotating that key invalidates old links).",
+    )
+
     @field_validator("egress_deny", "egress_allow")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:

@@ -26,6 +26,7 @@ import structlog
 
 from statpulse.engine.maintenance import active, transitions
 from statpulse.engine.periodic import Periodic
+from statpulse.engine.subscriber_news import notify_maintenance, notify_subscribers
 from statpulse.model import CheckResult, Monitor, RegionState, StateChange, Status, utcnow
 from statpulse.notify.dispatcher import message_doc
 from statpulse.notify.message import Message
@@ -70,10 +71,14 @@ class IncidentJobs:
         """(drafts published, maintenance messages queued)."""
         now = self._clock()
         published = await self._store.auto_publish_due_drafts(now)
+        orgs = await self._store.list_orgs()
         for incident_id in published:
             log.info("draft incident auto-published", incident=str(incident_id))
+            for org in orgs:  # the id alone does not say whose it is
+                if incident := await self._store.get_incident(org.id, incident_id):
+                    await notify_subscribers(self._store, incident, "incident.opened", now)
         queued = 0
-        for org in await self._store.list_orgs():
+        for org in orgs:
             for m in await self._store.list_maintenances(org.id):
                 queued += await self._announce(m, now)
             if self._announce_change is not None:
@@ -112,6 +117,7 @@ class IncidentJobs:
             )
             key = f"maint:{m.id}:{tr.kind.value}:{start.isoformat()}:{end.isoformat()}"
             queued += await self._store.enqueue(m.org_id, event, key, message_doc(message), now)
+            queued += await notify_maintenance(self._store, m, message, key, now)
         return queued
 
     async def start(self) -> None:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from statpulse.store.sql_maintenance import ComponentOverride, Maintenance
     from statpulse.store.sql_outbox import OutboxItem
     from statpulse.store.sql_runners import RunnerHealth
+    from statpulse.store.sql_subscribers import Subscriber
 
 
 class StoreError(Exception):
@@ -511,3 +512,30 @@ class Store(Protocol):
 
     async def domain_token(self, hostname: str) -> str | None:
         """The verification token of ``hostname`` while it is not verified; else None."""
+
+    # subscribers of status pages (store/sql_subscribers.py); each delivers through a hidden
+    # channel of its own, so the outbox and the dispatcher serve them unchanged
+    async def create_subscriber(
+        self,
+        subscriber: Subscriber,
+        channel_kind: str,
+        config: Mapping[str, Any],
+        secret_fields: Sequence[str],
+    ) -> Subscriber:
+        """Stores ``subscriber`` with a new hidden channel holding ``config`` (sealed)."""
+
+    async def get_subscriber(self, subscriber_id: uuid.UUID) -> Subscriber | None:
+        """Any organisation's subscriber (public links carry only its id)."""
+
+    async def find_subscriber(
+        self, page_id: uuid.UUID, kind: str, address: str
+    ) -> Subscriber | None: ...
+
+    async def list_subscribers(
+        self, org_id: uuid.UUID, page_id: uuid.UUID | None = None, *, confirmed: bool = False
+    ) -> list[Subscriber]: ...
+
+    async def confirm_subscriber(self, subscriber_id: uuid.UUID, at: datetime) -> bool: ...
+
+    async def delete_subscriber(self, org_id: uuid.UUID | None, subscriber_id: uuid.UUID) -> bool:
+        """Removes it with its channel and queued messages; ``org_id`` None: any tenant's."""

@@ -523,3 +523,28 @@ custom_domains = sa.Table(
     sa.Index(None, "hostname", unique=True),
     sa.Index(None, "page_id"),
 )
+# Subscribers of status pages (store/sql_subscribers.py). Each delivers through its own hidden
+# channel row (``channel_id``: secrets sealed there, the outbox and dispatcher unchanged).
+subscribers = sa.Table(
+    "subscribers",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column(
+        "page_id", sa.Uuid(), sa.ForeignKey("status_pages.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column(
+        "channel_id", sa.Uuid(), sa.ForeignKey("channels.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),  # email | webhook | slack
+    # What may be shown to the page's owner: the e-mail address, or the webhook's origin.
+    sa.Column("address", sa.String(320), nullable=False),
+    sa.Column("components", JSONDocument, nullable=False),  # component ids; empty: all
+    sa.Column("nonce", sa.String(64), nullable=False),  # signed into confirm/unsubscribe tokens
+    sa.Column("page_url", sa.Text(), nullable=False),
+    sa.Column("unsubscribe_url", sa.Text(), nullable=False),
+    sa.Column("confirmed_at", UTCDateTime(), nullable=True),
+    _created(),
+    sa.Index(None, "page_id", "kind", "address"),
+    sa.Index(None, "channel_id", unique=True),
+)

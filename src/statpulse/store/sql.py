@@ -19,9 +19,11 @@ from statpulse.store.sql_pages import PagesMixin
 from statpulse.store.sql_results import ResultsMixin
 from statpulse.store.sql_runners import RunnersMixin
 from statpulse.store.sql_slos import SlosMixin
+from statpulse.store.sql_subscribers import SubscribersMixin
 
 
 class SqlStore(
+    SubscribersMixin,  # before ChannelsMixin, its base
     AccountsMixin,
     MonitorsMixin,
     ChannelsMixin,

@@ -29,11 +29,12 @@ from statpulse.web.api import (
     results,
     slos,
     status,
+    subscribers,
 )
 from statpulse.web.domains import HostRouting
 from statpulse.web.domains import router as tls_ask
 from statpulse.web.middleware import RequestContext
-from statpulse.web.public import badges, feeds, statuspage
+from statpulse.web.public import badges, feeds, statuspage, subscribe
 from statpulse.web.public import routes as public
 from statpulse.web.public.snapshot import SnapshotPublisher, SnapshotTarget, renderer
 from statpulse.web.services import Services
@@ -89,10 +90,12 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(pagerduty_inbound.router)
     app.include_router(status.router)
+    app.include_router(subscribers.router)
     app.include_router(public.router)
     app.include_router(statuspage.router)
     app.include_router(feeds.router)
     app.include_router(badges.router)
+    app.include_router(subscribe.router)
     app.include_router(push.router)
     app.include_router(push.api_router)
     app.mount("/static", StaticFiles(packages=[("statpulse", "web/static")]), name="static")

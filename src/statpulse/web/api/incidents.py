@@ -27,6 +27,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from statpulse.engine.incidents import OPEN, Impact, IncidentState, InvalidTransition
+from statpulse.engine.subscriber_news import notify_subscribers
 from statpulse.model import ApiKey, utcnow
 from statpulse.store.contract import Conflict
 from statpulse.store.sql_incidents import Incident
@@ -239,6 +240,7 @@ async def create_incident(body: IncidentIn, key: WriteKey, svc: ServicesDep) -> 
         )
     except Conflict as exc:
         raise ApiError(409, "conflict", f"{exc.field}: {exc}", field=exc.field) from exc
+    await notify_subscribers(svc.store, incident, "incident.opened", now)
     return IncidentOut.of(incident)
 
 
@@ -265,14 +267,19 @@ async def get_incident(incident_id: uuid.UUID, key: ReadKey, svc: ServicesDep) -
 
 
 async def _update(svc: Services, key: ApiKey, incident_id: uuid.UUID, **kwargs: Any) -> IncidentOut:
+    now = utcnow()
     try:
         updated = await svc.store.add_incident_update(
-            key.org_id, incident_id, actor(key), _author(key), at=utcnow(), **kwargs
+            key.org_id, incident_id, actor(key), _author(key), at=now, **kwargs
         )
     except InvalidTransition as exc:
         raise ApiError(409, "invalid_transition", str(exc), field="status") from exc
     except Conflict as exc:
         raise ApiError(409, "conflict", f"{exc.field}: {exc}", field=exc.field) from exc
+    if updated is not None:
+        resolved = updated.status == IncidentState.RESOLVED
+        event = "incident.resolved" if resolved else "incident.updated"
+        await notify_subscribers(svc.store, updated, event, now)
     return await _found(updated)
 
 
@@ -299,9 +306,11 @@ async def add_update(
 @router.post("/{incident_id}/publish", response_model=IncidentOut)
 async def publish(incident_id: uuid.UUID, key: WriteKey, svc: ServicesDep) -> IncidentOut:
     """Make a draft public; TTPU is recorded the first time. Publishing again is a no-op."""
-    return await _found(
-        await svc.store.publish_incident(key.org_id, incident_id, actor(key), utcnow())
-    )
+    now = utcnow()
+    incident = await svc.store.publish_incident(key.org_id, incident_id, actor(key), now)
+    if incident is not None:
+        await notify_subscribers(svc.store, incident, "incident.opened", now)
+    return await _found(incident)
 
 
 @router.post("/{incident_id}/resolve", response_model=IncidentOut, responses=CONFLICT)

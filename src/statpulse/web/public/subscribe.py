@@ -1,0 +1,315 @@
+"""Public subscriptions to a status page: ``POST /s/{slug}/subscribe`` (an url-encoded form:
+``kind`` email|webhook|slack, ``address`` (an e-mail address or the webhook/Slack URL),
+optional ``components`` (repeated, component ids of the page; none: all), optional ``secret``
+(a webhook's ``whsec_`` secret; one is generated and shown once otherwise)),
+``GET /s/{slug}/subscribe/confirm?token=`` and ``GET /s/{slug}/unsubscribe?token=``.
+
+E-mail is double opt-in: the confirmation mail goes through the outbox (the operator's SMTP
+settings, ``smtp_*``) and nothing else is sent until its link is followed. Webhook and Slack
+subscribers are confirmed at once (whoever holds the URL entered it; every request still goes
+through the egress guard) and get a welcome delivery carrying the unsubscribe link.
+
+Tokens are ``<subscriber id hex>.<HMAC-SHA256>`` over the purpose, the id and the row's nonce,
+under ``signing_key`` (default: derived from the current master key); compared in constant
+time. The answer to a subscription never says whether the address was subscribed already, and
+each page limits, in process, how often one address and one client may subscribe.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import time
+import uuid
+from collections import deque
+from urllib.parse import parse_qsl, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from statpulse.model import StatusPage, new_id, utcnow
+from statpulse.notify import NOTIFIERS, ConfigError
+from statpulse.notify.dispatcher import message_doc
+from statpulse.notify.message import Message
+from statpulse.security.secrets import load_or_create_keyring
+from statpulse.settings import Settings
+from statpulse.store.sql_subscribers import SUBSCRIBER_EVENT, Subscriber
+from statpulse.web.deps import ServicesDep
+from statpulse.web.public.routes import CSP
+from statpulse.web.services import Services
+
+router = APIRouter(tags=["public"], include_in_schema=False)
+
+KINDS = ("email", "webhook", "slack")
+MAX_FORM = 8 * 1024
+EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+# Per page: subscriptions of one address per hour, and of one client per 10 minutes.
+ADDRESS_LIMIT, ADDRESS_WINDOW_S = 3, 3600.0
+CLIENT_LIMIT, CLIENT_WINDOW_S = 10, 600.0
+
+_templates = Environment(
+    loader=PackageLoader("statpulse", "web/templates"), autoescape=select_autoescape(default=True)
+)
+
+
+class RateLimit:
+    """Sliding-window counters in process (a second process has its own: enough to stop a
+    form being used to mail-bomb someone, not a quota)."""
+
+    def __init__(self) -> None:
+        self._hits: dict[tuple[str, ...], deque[float]] = {}
+
+    def allow(self, key: tuple[str, ...], limit: int, window_s: float, now: float) -> bool:
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= now - window_s:
+            hits.popleft()
+        if len(hits) >= limit:
+            return False
+        hits.append(now)
+        if len(self._hits) > 100_000:  # bound memory: forget idle keys
+            self._hits = {k: v for k, v in self._hits.items() if v}
+        return True
+
+
+def signing_key(settings: Settings) -> bytes:
+    if settings.signing_key is not None:
+        return hashlib.sha256(settings.signing_key.get_secret_value().encode()).digest()
+    master = load_or_create_keyring(settings).current.key
+    return hmac.new(master, b"statpulse/subscriber-links/v1", hashlib.sha256).digest()
+
+
+def make_token(key: bytes, purpose: str, subscriber_id: uuid.UUID, nonce: str) -> str:
+    mac = hmac.new(key, f"{purpose}|{subscriber_id}|{nonce}".encode(), hashlib.sha256).digest()
+    return f"{subscriber_id.hex}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+
+async def check_token(svc: Services, slug: str, purpose: str, token: str) -> Subscriber | None:
+    """The subscriber a valid ``purpose`` token of page ``slug`` names; None otherwise."""
+    raw_id, _, _ = token.partition(".")
+    try:
+        subscriber_id = uuid.UUID(hex=raw_id)
+    except ValueError:
+        return None
+    sub = await svc.store.get_subscriber(subscriber_id)
+    page = await svc.store.get_page(slug)
+    if sub is None or page is None or sub.page_id != page.id:
+        return None
+    expected = make_token(signing_key(svc.settings), purpose, sub.id, sub.nonce)
+    return sub if hmac.compare_digest(expected.encode(), token.encode()) else None
+
+
+def _html(status: int, heading: str, *lines: str, page: StatusPage | None = None) -> HTMLResponse:
+    html = _templates.get_template("subscribe.html").render(heading=heading, lines=lines, page=page)
+    headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def _limits(request: Request) -> RateLimit:
+    found: RateLimit | None = getattr(request.app.state, "subscribe_limits", None)
+    if found is None:
+        found = request.app.state.subscribe_limits = RateLimit()
+    return found
+
+
+def _email_config(settings: Settings, address: str) -> dict[str, object] | None:
+    if not (settings.smtp_host and settings.smtp_from):
+        return None
+    config: dict[str, object] = {
+        "host": settings.smtp_host,
+        "from": settings.smtp_from,
+        "to": [address],
+        "starttls": settings.smtp_starttls,
+    }
+    if settings.smtp_port is not None:
+        config["port"] = settings.smtp_port
+    if settings.smtp_username:
+        config["username"] = settings.smtp_username
+        password = settings.smtp_password
+        config["password"] = password.get_secret_value() if password else ""
+    return config
+
+
+@router.post("/s/{slug}/subscribe", response_class=HTMLResponse)
+async def subscribe(slug: str, request: Request, svc: ServicesDep) -> HTMLResponse:
+    page = await svc.store.get_page(slug)
+    if page is None:
+        return _html(404, "Status page not found")
+    body = await request.body()
+    if len(body) > MAX_FORM:
+        return _html(413, "Form too large", page=page)
+    form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    values = dict(form)
+    kind, address = values.get("kind", "email"), values.get("address", "").strip()
+    if kind not in KINDS:
+        return _html(422, "Cannot subscribe", "Choose e-mail, webhook or Slack.", page=page)
+    on_page = {c.id for c, _ in await svc.store.page_components(page.id)}
+    components: list[uuid.UUID] = []
+    for _, value in (item for item in form if item[0] == "components"):
+        try:
+            component = uuid.UUID(value)
+        except ValueError:
+            component = None
+        if component is None or component not in on_page:
+            return _html(422, "Cannot subscribe", "Unknown component.", page=page)
+        components.append(component)
+    now = time.monotonic()
+    client = request.client.host if request.client else "?"
+    limits = _limits(request)
+    if not limits.allow(
+        ("client", str(page.id), client), CLIENT_LIMIT, CLIENT_WINDOW_S, now
+    ) or not limits.allow(
+        ("address", str(page.id), address.lower()), ADDRESS_LIMIT, ADDRESS_WINDOW_S, now
+    ):
+        return _html(429, "Too many requests", "Please try again later.", page=page)
+    if kind == "email":
+        return await _subscribe_email(svc, request, page, address.lower(), components)
+    return await _subscribe_hook(svc, request, page, kind, address, values, components)
+
+
+def _new(
+    request: Request,
+    svc: Services,
+    page: StatusPage,
+    kind: str,
+    address: str,
+    comps: list[uuid.UUID],
+) -> tuple[Subscriber, str]:
+    """A subscriber not yet stored, and its confirm link."""
+    sub_id, nonce = new_id(), secrets.token_hex(16)
+    key = signing_key(svc.settings)
+    base = f"{str(request.base_url).rstrip('/')}/s/{page.slug}"
+    sub = Subscriber(
+        id=sub_id,
+        org_id=page.org_id,
+        page_id=page.id,
+        channel_id=sub_id,  # replaced by the store
+        kind=kind,
+        address=address,
+        components=tuple(comps),
+        nonce=nonce,
+        page_url=base,
+        unsubscribe_url=f"{base}/unsubscribe?token={make_token(key, 'unsubscribe', sub_id, nonce)}",
+        confirmed_at=None if kind == "email" else utcnow(),
+        created_at=utcnow(),
+    )
+    return sub, f"{base}/subscribe/confirm?token={make_token(key, 'confirm', sub_id, nonce)}"
+
+
+async def _subscribe_email(
+    svc: Services, request: Request, page: StatusPage, address: str, comps: list[uuid.UUID]
+) -> HTMLResponse:
+    done = _html(
+        202,
+        "Check your inbox",
+        f"If {address} can receive mail, a message with a confirmation link is on its way.",
+        "Nothing else is sent until you follow that link.",
+        page=page,
+    )
+    config = _email_config(svc.settings, address) if EMAIL.match(address) else None
+    if config is None:
+        reason = "Enter a valid e-mail address." if not EMAIL.match(address) else ""
+        return _html(422, "Cannot subscribe", reason or "E-mail is not available.", page=page)
+    if await svc.store.find_subscriber(page.id, "email", address) is not None:
+        return done  # the same answer: never reveal who is subscribed
+    notifier = NOTIFIERS["email"]
+    sub, confirm = _new(request, svc, page, "email", address, comps)
+    # The address is sealed too, so the operators' channel list (where this hidden channel
+    # appears as "subscriber:<id>") shows it no more than the redacted subscriber list does.
+    sub = await svc.store.create_subscriber(
+        sub, "email", notifier.validate(config), (*notifier.secret_fields(), "to")
+    )
+    message = Message(
+        id="",
+        event="subscriber.confirm",
+        title=f"Confirm your subscription to {page.title}",
+        text=f"Follow this link to get {page.title} status updates by e-mail:\n{confirm}\n\n"
+        "If you did not ask for this, ignore this message: nothing more will be sent.",
+        occurred_at=utcnow(),
+        severity="none",
+        url=confirm,
+    )
+    key = f"sub:{sub.id}:confirm"
+    await svc.store.enqueue(
+        page.org_id, SUBSCRIBER_EVENT, key, message_doc(message), utcnow(), [sub.channel_id]
+    )
+    return done
+
+
+async def _subscribe_hook(
+    svc: Services,
+    request: Request,
+    page: StatusPage,
+    kind: str,
+    url: str,
+    values: dict[str, str],
+    comps: list[uuid.UUID],
+) -> HTMLResponse:
+    generated = None
+    config: dict[str, object] = {"url": url}
+    if kind == "webhook":
+        secret = values.get("secret", "").strip()
+        if not secret:
+            secret = generated = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        config["secret"] = secret
+    notifier = NOTIFIERS[kind]
+    try:
+        valid = notifier.validate(config)
+    except ConfigError as exc:
+        field = "address" if exc.field == "config.url" else "secret"
+        return _html(422, "Cannot subscribe", f"{field}: {exc.message}", page=page)
+    origin = urlsplit(url)
+    address = f"{origin.scheme}://{origin.hostname}" if kind == "webhook" else "slack"
+    sub, _ = _new(request, svc, page, kind, address, comps)
+    sub = await svc.store.create_subscriber(sub, kind, valid, notifier.secret_fields())
+    message = Message(
+        id="",
+        event="subscriber.created",
+        title=f"Subscribed to {page.title}",
+        text=f"You will get {page.title} incident and maintenance updates here.\n\n"
+        f"Unsubscribe: {sub.unsubscribe_url}",
+        occurred_at=utcnow(),
+        severity="none",
+        url=sub.page_url,
+    )
+    await svc.store.enqueue(
+        page.org_id,
+        SUBSCRIBER_EVENT,
+        f"sub:{sub.id}:welcome",
+        message_doc(message),
+        utcnow(),
+        [sub.channel_id],
+    )
+    lines = ["Updates will be delivered to your endpoint; a welcome message is on its way."]
+    if generated:
+        lines.append(f"Verify the signatures with this secret (shown once): {generated}")
+    return _html(201, "Subscribed", *lines, page=page)
+
+
+@router.get("/s/{slug}/subscribe/confirm", response_class=HTMLResponse)
+async def confirm(slug: str, svc: ServicesDep, token: str = "") -> HTMLResponse:
+    sub = await check_token(svc, slug, "confirm", token)
+    if sub is None:
+        return _html(400, "Invalid link", "This link is not valid, or was already used.")
+    await svc.store.confirm_subscriber(sub.id, utcnow())
+    return _html(
+        200,
+        "Subscription confirmed",
+        "You will get incident and maintenance updates.",
+        "Every message has a link to unsubscribe.",
+        page=await svc.store.get_page(slug),
+    )
+
+
+@router.get("/s/{slug}/unsubscribe", response_class=HTMLResponse)
+async def unsubscribe(slug: str, svc: ServicesDep, token: str = "") -> HTMLResponse:
+    sub = await check_token(svc, slug, "unsubscribe", token)
+    if sub is None:
+        return _html(400, "Invalid link", "This link is not valid, or was already used.")
+    await svc.store.delete_subscriber(sub.org_id, sub.id)
+    return _html(
+        200, "Unsubscribed", "You will get no more messages.", page=await svc.store.get_page(slug)
+    )
