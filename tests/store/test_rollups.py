@@ -24,10 +24,11 @@ from statpulse.engine.rollup_query import plan, summarize_rollups
 from statpulse.engine.rollups import Resolution, floor_to
 from statpulse.engine.sketch import LatencySketch
 from statpulse.engine.stats import percentile, summarize_by_region
-from statpulse.model import CheckResult, MonitorConfig, new_id
+from statpulse.model import CheckResult, MonitorConfig, new_id, utcnow
 from statpulse.store import schema as t
 from statpulse.store.migrate import upgrade
 from statpulse.store.sql import SqlStore, open_store
+from statpulse.store.sql_monitors import config_values
 from statpulse.store.sql_results import result_row
 from statpulse.store.sql_rollups import ROLLUP_TABLES
 from tests.conftest import drop_pg_database, fresh_pg_database
@@ -50,6 +51,30 @@ async def monitors(store: SqlStore) -> dict[uuid.UUID, int]:
         )
         intervals[(await store.create_monitor(org.id, config)).id] = interval
     return intervals
+
+
+async def monitors_at_0003(store: SqlStore) -> dict[uuid.UUID, int]:
+    """``monitors`` written with the columns revision 0003 has (later ones are left out)."""
+    org = await store.create_org("acme", "Acme")
+    intervals, now = {}, utcnow()
+    async with store.engine.begin() as conn:
+        for name, interval in (("fast", 30), ("slow", 60)):
+            config = MonitorConfig(
+                name=name, kind="http", target="https://example.com", interval_s=interval
+            )
+            values = {k: v for k, v in config_values(config).items() if k not in LATER_COLUMNS}
+            monitor_id = new_id()
+            await conn.execute(
+                t.monitors.insert().values(
+                    id=monitor_id, org_id=org.id, paused=False, status="unknown",
+                    status_changed_at=now, created_at=now, updated_at=now, **values,
+                )
+            )  # fmt: skip
+            intervals[monitor_id] = interval
+    return intervals
+
+
+LATER_COLUMNS = {"depends_on", "confirm_s"}  # added by migration 0011
 
 
 def random_results(rng: random.Random, monitor_ids: Sequence[uuid.UUID], n: int) -> list[Any]:
@@ -288,7 +313,7 @@ async def store_at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> Async
 async def test_the_migration_rolls_up_results_stored_before_it(store_at_0003: SqlStore) -> None:
     store = store_at_0003
     rng = random.Random(9)
-    intervals = await monitors(store)
+    intervals = await monitors_at_0003(store)
     results = random_results(rng, list(intervals), 500)
     async with store.engine.begin() as conn:
         await conn.execute(t.check_results.insert(), [result_row(r) for r in results])
