@@ -11,16 +11,20 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from urllib.parse import parse_qsl
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from statpulse.bus.live import MonitorChanged
 from statpulse.model import StatusPage, utcnow
-from statpulse.web.deps import ServicesDep
+from statpulse.web.deps import ServicesDep, services
 from statpulse.web.errors import invalid, not_found
 from statpulse.web.public.data import history_cursor, page_notices, page_view, public_incident
+from statpulse.web.public.render_cache import RenderCache, Rendered, etag_matches
 from statpulse.web.public.view import live_payload, template_globals
 from statpulse.web.services import Services
 
@@ -63,11 +67,98 @@ def _uuid(value: str) -> uuid.UUID | None:
 
 
 @router.get("/s/{slug}", response_class=HTMLResponse)
-async def status_page(slug: str, svc: ServicesDep, before: str | None = None) -> HTMLResponse:
+async def status_page(slug: str, request: Request, before: str | None = None) -> Response:
     """The page; ``before`` (an incident id, from the page's "Older incidents" link) shows the
-    history after that incident. A malformed ``before`` is a 422, an unknown one a 404."""
+    history after that incident. A malformed ``before`` is a 422, an unknown one a 404.
+
+    Served from the render cache (``render_cache.py``: at most ``DEFAULT_TTL_S`` old, dropped on
+    every monitor change and on this process's page writes), pre-compressed when the client
+    accepts gzip; 304 when ``If-None-Match`` has the page's ETag. ``CachedPages`` in front of
+    the app answers the hits without FastAPI's routing. (``services(request)`` rather than
+    ``ServicesDep``: FastAPI runs a sync dependency in a worker thread, a cost on every hit.)"""
+    svc = services(request)
+    cache = await _render_cache(request, svc)
+    entry = await cache.get((slug, before), lambda: _render_status_page(svc, slug, before))
+    status, headers, body = _page_response(
+        entry, request.headers.get("if-none-match"), request.headers.get("accept-encoding")
+    )
+    return Response(body, status, headers)
+
+
+def _page_response(
+    entry: Rendered, if_none_match: str | None, accept_encoding: str | None
+) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of the cached page for a request with these headers."""
+    headers = {
+        "ETag": entry.etag,
+        "Cache-Control": CACHE_CONTROL,
+        "Content-Security-Policy": CSP,
+        "Vary": "Accept-Encoding",
+    }
+    if etag_matches(if_none_match, entry.etag):
+        return 304, headers, b""
+    headers["Content-Type"] = "text/html; charset=utf-8"
+    if _accepts_gzip(accept_encoding):
+        headers["Content-Encoding"] = "gzip"  # GZipMiddleware passes it through as it is
+        return 200, headers, entry.gzipped
+    return 200, headers, entry.body
+
+
+class CachedPages:
+    """Pure ASGI middleware: answers ``GET /s/{slug}`` (no query, or only ``?before=``) from the
+    render cache when it holds a fresh entry, before FastAPI's routing (~half of a hit's CPU
+    with every API route ahead of this one); anything else, misses included, goes to the app,
+    whose route renders and fills the cache. Add it innermost (before ``GZipMiddleware``) so
+    custom-domain rewriting and the security headers still apply."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            found = _fresh(scope)
+            if found is not None:
+                await _send_cached(scope, send, found)
+                return
+        await self.app(scope, receive, send)
+
+
+def _fresh(scope: Scope) -> Rendered | None:
+    path: str = scope["path"]
+    slug = path[3:]
+    if not path.startswith("/s/") or not slug or "/" in slug:
+        return None
+    cache: RenderCache | None = getattr(scope["app"].state, "render_cache", None)
+    if cache is None:
+        return None
+    query: bytes = scope["query_string"]
+    before = None
+    if query:
+        params = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        if len(params) != 1 or params[0][0] != "before":
+            return None
+        before = params[0][1]
+    return cache.fresh((slug, before))
+
+
+async def _send_cached(scope: Scope, send: Send, entry: Rendered) -> None:
+    if_none_match = accept_encoding = None
+    for name, value in scope["headers"]:
+        if name == b"if-none-match":
+            if_none_match = value.decode("latin-1")
+        elif name == b"accept-encoding":
+            accept_encoding = value.decode("latin-1")
+    status, headers, body = _page_response(entry, if_none_match, accept_encoding)
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    if status != 304:
+        raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _render_status_page(svc: Services, slug: str, before: str | None) -> bytes:
     page = await _page(svc, slug)
-    now = utcnow()
+    now = utcnow()  # the page's "Last updated": the time of this render
     components = await svc.store.page_components(page.id)
     cursor = None
     if before is not None:
@@ -79,7 +170,30 @@ async def status_page(slug: str, svc: ServicesDep, before: str | None = None) ->
             raise not_found("incident")
     view = await page_view(svc.store, page, now)
     notices = await page_notices(svc.store, page, components, now, cursor)
-    return _html("status_page.html", page=view, notices=notices)
+    html = _templates.get_template("status_page.html").render(page=view, notices=notices)
+    return html.encode()
+
+
+async def _render_cache(request: Request, svc: Services) -> RenderCache:
+    """The app's cache, made on first use and watching the process's live events."""
+    cache: RenderCache | None = getattr(request.app.state, "render_cache", None)
+    if cache is None:
+        cache = request.app.state.render_cache = RenderCache()
+        await cache.watch(svc.live)
+        engine = getattr(svc.store, "engine", None)  # SqlStore: its own writes invalidate
+        if isinstance(engine, AsyncEngine):
+            cache.watch_writes(engine.sync_engine)
+    return cache
+
+
+def _accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether ``Accept-Encoding`` allows gzip (listed, or ``*``, without ``q=0``)."""
+    for item in (accept_encoding or "").lower().split(","):
+        coding, _, params = item.partition(";")
+        if coding.strip() in ("gzip", "*"):
+            q = params.replace(" ", "")
+            return not (q.startswith("q=0") and q.strip("q=0.") == "")
+    return False
 
 
 @router.get("/s/{slug}/incidents/{incident_id}", response_class=HTMLResponse)
