@@ -36,6 +36,7 @@ from statpulse.web.domains import router as tls_ask
 from statpulse.web.middleware import RequestContext
 from statpulse.web.public import badges, feeds, statuspage, subscribe
 from statpulse.web.public import routes as public
+from statpulse.web.public.routes import CachedPages
 from statpulse.web.public.snapshot import SnapshotPublisher, SnapshotTarget, renderer
 from statpulse.web.services import Services
 
@@ -72,6 +73,7 @@ def create_app(
     )
     errors.install(app)
     # Pages compress ~25x (SVG bars repeat); GZip skips text/event-stream, so SSE still streams.
+    app.add_middleware(CachedPages)  # fresh status-page renders, answered before routing
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(HostRouting, settings=settings)  # custom domains (off by default)
     app.add_middleware(RequestContext)
