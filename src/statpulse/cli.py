@@ -8,23 +8,24 @@ import sys
 from collections.abc import Coroutine
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 import uvicorn
-from pydantic import ValidationError
 from rich.console import Console
 from rich.panel import Panel
 
 from statpulse import __version__
 from statpulse.archive.cli import archive_app
-from statpulse.logging import configure as configure_logging
+from statpulse.cli_common import ConfigOpt, DataDirOpt, DbOpt, console
+from statpulse.cli_common import fail as _fail
+from statpulse.cli_common import load_cli_settings as _settings
 from statpulse.model import Scope, utcnow
 from statpulse.security import apikeys
 from statpulse.security.pki_cli import pki_app
 from statpulse.security.secrets import SecretError
 from statpulse.security.secrets_cli import secrets_app
-from statpulse.settings import Settings, load_settings
+from statpulse.settings import Settings
 from statpulse.snapshot_cli import export_static
 from statpulse.store.configured import open_configured_store
 from statpulse.store.contract import Conflict
@@ -45,18 +46,7 @@ app.add_typer(pki_app, name="pki")
 app.add_typer(secrets_app, name="secrets")
 app.command("export-static")(export_static)
 
-console = Console(stderr=True)
 
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", envvar="STATPULSE_CONFIG", help="TOML settings file."),
-]
-DbOpt = Annotated[
-    str | None, typer.Option("--db", help="Database URL: sqlite:///PATH or postgresql://...")
-]
-DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory [default: ./statpulse-data]")
-]
 HostOpt = Annotated[str | None, typer.Option("--host", help="Listen address [default: 127.0.0.1]")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Listen port [default: 8080]")]
 
@@ -64,24 +54,6 @@ PortOpt = Annotated[int | None, typer.Option("--port", help="Listen port [defaul
 class ReportFormat(StrEnum):
     CSV = "csv"
     HTML = "html"
-
-
-def _settings(config: Path | None, **overrides: object) -> Settings:
-    try:
-        settings = load_settings(config, **overrides)
-    except FileNotFoundError as exc:
-        _fail(str(exc))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        _fail(f"invalid setting {field}: {err['msg']}")
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code)
 
 
 def _serve(settings: Settings, *, demo: bool) -> None:

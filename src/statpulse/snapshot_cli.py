@@ -3,36 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
 
-from statpulse.logging import configure as configure_logging
-from statpulse.settings import Settings, load_settings
-
-console = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
-    raise typer.Exit(code)
-
-
-def _settings(config: Path | None, **overrides: object) -> Settings:
-    try:
-        settings = load_settings(config, **overrides)
-    except FileNotFoundError as exc:
-        _fail(str(exc))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        _fail(f"invalid setting {'.'.join(str(p) for p in err['loc'])}: {err['msg']}")
-    # Warnings only: the services' start-up lines would drown what was written.
-    configure_logging("warning", settings.log_format)
-    return settings
+from statpulse.cli_common import ConfigOpt, DataDirOpt, DbOpt, console, fail, load_cli_settings
 
 
 def export_static(
@@ -48,16 +23,9 @@ def export_static(
             "(default: the origin's own http://HOST:PORT/s/SLUG).",
         ),
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", envvar="STATPULSE_CONFIG", help="TOML settings file."),
-    ] = None,
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database URL: sqlite:///PATH or postgresql://...")
-    ] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Data directory [default: ./statpulse-data]")
-    ] = None,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Write the whole page (HTML, CSS, feeds, JSON, badges) as static files any web server or
     CDN can serve while the origin is down. Exit 2 on an unknown page or a bad option."""
@@ -72,8 +40,8 @@ def export_static(
     )
 
     if base_url is not None and not base_url.startswith(("http://", "https://")):
-        _fail("--base-url: must be an http:// or https:// URL")
-    settings = _settings(config, db=db, data_dir=data_dir)
+        fail("--base-url: must be an http:// or https:// URL")
+    settings = load_cli_settings(config, log_level="warning", db=db, data_dir=data_dir)
     secret = settings.archive_secret_key
     try:
         # An S3 target uses the archive's credentials (or the AWS default chain).
@@ -83,19 +51,19 @@ def export_static(
             secret_key=secret.get_secret_value() if secret and out.startswith("s3:") else None,
         )
     except SnapshotError as exc:
-        _fail(f"--out: {str(exc).removeprefix('snapshot_url: ')}")
+        fail(f"--out: {str(exc).removeprefix('snapshot_url: ')}")
     try:
         written = asyncio.run(export_page(settings, page, target, base_url=base_url))
     except UnknownPage:
-        _fail(f"--page: no status page {page!r}")
+        fail(f"--page: no status page {page!r}")
     except TargetInUse as exc:
-        _fail(f"--out: {exc}; choose a new or empty directory or prefix")
+        fail(f"--out: {exc}; choose a new or empty directory or prefix")
     except DatabaseUrlError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except SnapshotError as exc:
-        _fail(str(exc), code=1)
+        fail(str(exc), code=1)
     except OSError as exc:
-        _fail(f"cannot write the snapshot: {exc}", code=1)
+        fail(f"cannot write the snapshot: {exc}", code=1)
     for path in written:
         print(f"{target.display}/{path}")
     console.print(f"wrote {len(written)} files of page {page!r} to {target.display}")
