@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from statpulse.model import ApiKey, Organization, Scope, new_id, utcnow
 from statpulse.store import schema as t
 from statpulse.store.contract import Conflict
+from statpulse.store.sql_audit import insert_audit
 from statpulse.store.sql_base import SqlBase, from_row
 
 
@@ -65,18 +66,8 @@ class AccountsMixin(SqlBase):
         after: Mapping[str, Any] | None,
     ) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(
-                t.audit_log.insert().values(
-                    id=new_id(),
-                    org_id=org_id,
-                    actor=actor,
-                    action=action,
-                    target_type=target_type,
-                    target_id=target_id,
-                    before=dict(before) if before is not None else None,
-                    after=dict(after) if after is not None else None,
-                    at=utcnow(),
-                )
+            await insert_audit(
+                conn, org_id, actor, action, target_type, target_id, before, after, utcnow()
             )
 
     async def audit_entries(self, org_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
