@@ -268,6 +268,10 @@ class LatencyThresholds:
     p99_ms: float | None = None
 
 
+MAX_CONFIRM_S = 3600
+"""The longest confirmation window a monitor may have."""
+
+
 @dataclass(frozen=True, slots=True)
 class MonitorConfig:
     """The user-editable part of a monitor."""
@@ -292,7 +296,7 @@ class MonitorConfig:
     grace_s: int = 60
     """Heartbeat monitors: how late a ping may be, beyond ``interval_s``, before it is down."""
     depends_on: uuid.UUID | None = None
-    confirm_s: int = 0
+    confirm_s: int = 0  # at most MAX_CONFIRM_S
     """How long a ``down`` must last before it alerts and opens a draft (0: at once)."""
     """A parent monitor (the host, the database): while it is down, this monitor's outage is
     folded into the parent's (no alert, no draft of its own)."""

@@ -18,7 +18,6 @@ outage).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -27,7 +26,15 @@ import structlog
 from statpulse.engine.maintenance import active, transitions
 from statpulse.engine.periodic import Periodic
 from statpulse.engine.subscriber_news import notify_maintenance, notify_subscribers
-from statpulse.model import CheckResult, Monitor, RegionState, StateChange, Status, utcnow
+from statpulse.model import (
+    MAX_CONFIRM_S,
+    CheckResult,
+    Monitor,
+    RegionState,
+    StateChange,
+    Status,
+    utcnow,
+)
 from statpulse.notify.dispatcher import message_doc
 from statpulse.notify.message import Message
 from statpulse.store.contract import Store
@@ -81,19 +88,18 @@ class IncidentJobs:
         for org in orgs:
             for m in await self._store.list_maintenances(org.id):
                 queued += await self._announce(m, now)
-            if self._announce_change is not None:
-                await self._confirm(org.id, now)
+        if self._announce_change is not None:
+            await self._confirm(now)
         return len(published), queued
 
-    async def _confirm(self, org_id: uuid.UUID, now: datetime) -> None:
+    async def _confirm(self, now: datetime) -> None:
         """Announce the downs that have lasted their monitor's ``confirm_s``."""
         assert self._announce_change is not None
-        for monitor in await self._store.list_monitors(org_id):
+        since = now - self._lookback - timedelta(seconds=MAX_CONFIRM_S)
+        for monitor in await self._store.unconfirmed_downs(since):
             wait = timedelta(seconds=monitor.config.confirm_s)
             changed = monitor.status_changed_at
-            if not wait or monitor.status is not Status.DOWN or changed is None:
-                continue
-            if now - changed < wait or now - changed > wait + self._lookback:
+            if changed is None or now - changed < wait or now - changed > wait + self._lookback:
                 continue  # not yet confirmed, or announced long ago
             last = await self._store.state_changes(monitor.id, 1)
             if last and last[0].to_status is Status.DOWN:

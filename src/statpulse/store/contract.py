@@ -134,6 +134,9 @@ class Store(Protocol):
     async def delete_monitor(self, org_id: uuid.UUID, monitor_id: uuid.UUID) -> bool:
         """Deletes the monitor, its results, rollups and states; False when there was none."""
 
+    async def unconfirmed_downs(self, changed_since: datetime) -> list[Monitor]:
+        """Unpaused monitors with ``confirm_s`` that went down at or after ``changed_since``."""
+
     async def monitors_for_region(self, region: str) -> list[Monitor]:
         """Every unpaused monitor of every organisation assigned to ``region``."""
 

@@ -220,6 +220,18 @@ class MonitorsMixin(KeysMixin):
                 await conn.execute(table.delete().where(table.c.monitor_id == monitor_id))
         return True
 
+    async def unconfirmed_downs(self, changed_since: datetime) -> list[Monitor]:
+        """Unpaused monitors with a confirmation window that went down at or after
+        ``changed_since`` (what the incident jobs look at, instead of every monitor)."""
+        m = t.monitors.c
+        query = sa.select(t.monitors).where(
+            m.confirm_s > 0,
+            m.status == Status.DOWN.value,
+            m.paused.is_(False),
+            m.status_changed_at >= changed_since,
+        )
+        return await self._opened(await self._all(query))
+
     async def monitors_for_region(self, region: str) -> list[Monitor]:
         query = sa.select(t.monitors).where(t.monitors.c.paused.is_(False))
         rows = await self._all(query)

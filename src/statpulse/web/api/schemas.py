@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from statpulse.engine.heartbeat import HEARTBEAT_KIND, PUSH_REGION
 from statpulse.model import (
+    MAX_CONFIRM_S,
     DnsOptions,
     GrpcOptions,
     HttpOptions,
@@ -86,7 +87,7 @@ class MonitorIn(_Strict):
     confirm_s: int = Field(
         default=0,
         ge=0,
-        le=3600,
+        le=MAX_CONFIRM_S,
         description="Seconds a down state must last before it alerts and opens a draft incident "
         "(a confirmation window on top of the regions' quorum); 0: at once.",
     )
