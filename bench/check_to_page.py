@@ -27,7 +27,9 @@ consumer of the group is active, and deletes the stream afterwards if it did not
 
 Prints the machine, a table, and as its last line one JSON object: `p50_ms`, `p95_ms`, `p99_ms`
 (Redis mode, post to event), then `<mode>_<series>_p50/p95/p99/max_ms` for every series,
-`<mode>_<process>_cpu_ms_per_event`, `n` and `machine`. --quick: 100 events per mode (~30 s).
+`<mode>_<process>_cpu_ms_per_event`, `<mode>_loadavg_1m` (before and after the mode: on a
+shared machine, read every figure beside it), `n` and `machine`. --quick: 100 events per mode
+(~30 s).
 """
 
 from __future__ import annotations
@@ -439,8 +441,10 @@ async def amain(args: argparse.Namespace) -> None:
     say(f"{args.events} events per mode after {args.warmup} warm-up, {args.pause_ms} ms apart")
     results: dict[str, dict[str, list[float]]] = {}
     cpu_used: dict[str, dict[str, float]] = {}
+    load: dict[str, tuple[float, float]] = {}  # 1-minute load average before and after a mode
     try:
         for mode in modes:
+            load_before = os.getloadavg()[0]
             with tempfile.TemporaryDirectory(prefix="statpulse-bench-") as tmp:
                 server = start_server(Path(tmp), mode, args.redis)
                 try:
@@ -451,6 +455,7 @@ async def amain(args: argparse.Namespace) -> None:
                     stop_server(server)
                 results[mode] = series(samples, published_times(server.log))
                 cpu_used[mode] = {k: v * 1000 / len(samples) for k, v in cpu.used.items()}
+                load[mode] = (load_before, os.getloadavg()[0])
     finally:
         if redis_client is not None:
             if not existed:  # ours: leave the Redis database as we found it
@@ -474,7 +479,9 @@ async def amain(args: argparse.Namespace) -> None:
             f"{mode}: CPU per event (ms): "
             + ", ".join(f"{k} {v:.1f}" for k, v in used.items())
             + (" (Redis: the whole server)" if "redis" in used else "")
+            + f"; load {load[mode][0]:.2f} -> {load[mode][1]:.2f}"
         )
+        out[f"{mode}_loadavg_1m"] = [round(x, 2) for x in load[mode]]
         for k, v in used.items():
             out[f"{mode}_{k}_cpu_ms_per_event"] = round(v, 2)
     headline = "redis" if "redis" in results else modes[0]

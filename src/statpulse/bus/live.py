@@ -1,7 +1,8 @@
 """Live updates (in-process pub/sub): state changes fan out to connected page clients.
 
 A slow subscriber never blocks the publisher: its oldest pending event is dropped, which is
-harmless because every event makes the client re-read the current state.
+harmless because every event makes the client re-read the current state. ``sequence`` counts
+the events published, so a reader can tell whether one came after it started reading.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ class Broadcaster:
     def __init__(self, queue_size: int = 64) -> None:
         self._subscribers: set[asyncio.Queue[MonitorChanged]] = set()
         self._queue_size = queue_size
+        self.sequence = 0
+        """Events published so far (incremented before the subscribers get the event)."""
 
     def publish(self, event: MonitorChanged) -> None:
+        self.sequence += 1
         for queue in self._subscribers:
             if queue.full():
                 queue.get_nowait()

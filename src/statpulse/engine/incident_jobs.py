@@ -29,6 +29,7 @@ from statpulse.engine.subscriber_news import notify_maintenance, notify_subscrib
 from statpulse.model import (
     MAX_CONFIRM_S,
     CheckResult,
+    Component,
     Monitor,
     RegionState,
     StateChange,
@@ -48,14 +49,19 @@ Announce = Callable[
 
 
 async def under_maintenance(store: Store, monitor: Monitor, now: datetime) -> bool:
-    windows = [m for m in await store.list_maintenances(monitor.org_id) if active(m.window, now)]
-    if not windows:
+    windows = await store.list_maintenances(monitor.org_id)
+    if not any(active(m.window, now) for m in windows):
         return False
-    covered = {c for m in windows for c in m.components}
-    return any(
-        c.id in covered and c.monitor_id == monitor.id
-        for c in await store.list_components(monitor.org_id)
-    )
+    return covered(monitor, now, windows, await store.list_components(monitor.org_id))
+
+
+def covered(
+    monitor: Monitor, now: datetime, windows: Sequence[Maintenance], components: Sequence[Component]
+) -> bool:
+    """Pure: whether one of ``windows`` (the organisation's) active at ``now`` lists one of
+    ``components`` (the organisation's) that shows ``monitor``."""
+    listed = {c for m in windows if active(m.window, now) for c in m.components}
+    return bool(listed) and any(c.id in listed and c.monitor_id == monitor.id for c in components)
 
 
 class IncidentJobs:
