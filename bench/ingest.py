@@ -3,7 +3,8 @@ into SQLite.
 
     python bench/ingest.py [--quick] [--connections C] [--duration S] [--batch B] [--think S]
                            [--wave W] [--handshakes H] [--ramp S] [--monitors N] [--regions R]
-                           [--pool-size P] [--databases postgresql,sqlite] [--pg postgresql://...]
+                           [--pool-size P] [--server-processes N] [--client-processes K]
+                           [--databases postgresql,sqlite] [--pg postgresql://...]
 
 Set-up, per database: a private PKI in a temporary directory (``security.pki.init_pki``, one
 runner certificate per region with ``issue_runner``); N monitors configured for R regions in a
@@ -13,38 +14,46 @@ pooling, ``default_pool_size`` P) sits in front of it and the engine's store is 
 it with ``pgbouncer=True``, as production does behind PgBouncer.
 
 The server under test is the real ``web.runner_api.RunnerApi`` (TLS 1.3, client certificates,
-region from the certificate, monitors checked per request, runner health upserted)
-in this process on uvloop, with ``accept = Ingest(store, MemoryBus(), Metrics()).accept`` (the
-production ingest: ``store.add_results`` then publish) and a task that drains the bus and drops
-the batches (evaluation is not measured).
+region from the certificate, monitors checked per request, runner health upserted) in N
+processes on uvloop (``--server-processes``, default 2; on SQLite ``--sqlite-server-processes``,
+default 1: one writer at a time, more processes only contend for the file lock; this script with
+``--server``), bound to one port with ``SO_REUSEPORT`` as ``statpulse serve --workers N`` does,
+each with its own store (pool) and its share of the admission limit (``RunnerApi(workers=N)``),
+with ``accept = Ingest(store, MemoryBus(), Metrics()).accept`` (the production ingest:
+``store.add_results`` then publish) and a task that drains the bus and drops the batches
+(evaluation is not measured). This process only coordinates, samples PostgreSQL and PgBouncer,
+and reports.
 
-The load comes from a separate process (this script with ``--client``): C simulated runners,
-each its own aiohttp session and TLS connection with the certificate of its region (connection
-i is region i mod R), each POSTing ``/runner/v1/results`` batches of B fresh results (random
-monitors of its region) plus a health report, as ``runner.remote.EngineClient`` does, waiting
-for the answer, then ``--think`` seconds (jittered +-50 %), again. A 503 or 429 with
-``Retry-After`` is the server shedding load: the runner waits that long (jittered 1-1.5x,
-capped at 60 s) and sends the same batch again, as ``SpoolUploader`` does; those answers count
-as ``throttled``, not as connection errors. Connections open in waves of ``--wave`` (each
-runner's first request is an empty upload, which does no database work); a wave's runners are
-started at a steady pace over half its time budget (``--ramp`` / number of waves); the next
-wave starts once 95 % of the previous one has its TLS handshake done, or when that budget is
-spent, whichever comes first. Whatever the waves do, at most ``--handshakes`` first requests
-(TCP connect, TLS handshake, empty upload) are in progress at once, so the server's accept
-queue holds at most that many of our connections and cannot overflow however busy the server
-is. The measured window (``--duration``) starts when the last wave is done, or after
-``--ramp`` seconds at most (the runners not started by then start at once, still through the
-``--handshakes`` bound).
+The load comes from K other processes (``--client-processes``, default 2; this script with
+``--client``) sharing out C simulated runners (runner i in process i mod K, and ``--wave`` and
+``--handshakes`` divided between them), each runner its own aiohttp session and TLS connection
+with the certificate of its region (runner i is region i mod R), each POSTing
+``/runner/v1/results`` batches of B fresh results (random monitors of its region) plus a health
+report, as ``runner.remote.EngineClient`` does, waiting for the answer, then ``--think`` seconds
+(jittered +-50 %), again. A 503 or 429 with ``Retry-After`` is the server shedding load: the
+runner waits that long (jittered 1-1.5x, capped at 60 s) and sends the same batch again, as
+``SpoolUploader`` does; those answers count as ``throttled``, not as connection errors.
+Connections open in waves of ``--wave`` (each runner's first request is an empty upload, which
+does no database work); a wave's runners are started at a steady pace over half its time budget
+(``--ramp`` / number of waves); the next wave starts once 95 % of the previous one has its TLS
+handshake done, or when that budget is spent, whichever comes first. Whatever the waves do, at
+most ``--handshakes`` first requests (TCP connect, TLS handshake, empty upload) are in progress
+at once, so the server's accept queue holds at most that many of our connections and cannot
+overflow however busy the server is. The measured window (``--duration``) starts when the last
+wave of every client process is done, or after ``--ramp`` seconds at most (the runners not
+started by then start at once, still through the ``--handshakes`` bound); this process opens it
+in all of them at once.
 
 Figures over the window: results/s stored (rows the server's ingest reported new), ack latency
 p50/p99 (request sent -> 200 received, answers received in the window; ``batch_ack_*``: first
 send of a batch -> its 200, throttled waits included), throttled answers (503/429 with
 Retry-After), connection errors (TLS handshake failures, resets, timeouts, other non-200),
 PostgreSQL server connections used (sampled every 0.25 s: ``pg_stat_activity`` of the bench
-database and PgBouncer's ``SHOW POOLS``), CPU of the server process, of the client process and
-of the rest of the machine (PostgreSQL, PgBouncer), the server's CPU per connection during the
-ramp (TLS handshake plus one empty upload) and the server's wall time in its three database
-calls per request. The last line printed is one JSON object. See bench/README.md.
+database and PgBouncer's ``SHOW POOLS``), CPU of the server processes, of the client processes
+(in all and each) and of the rest of the machine (PostgreSQL, PgBouncer), the servers' and the
+clients' CPU per connection up during the ramp (TLS handshakes, first uploads and the uploads of
+the runners already up) and the servers' wall time in their three database calls per request.
+The last line printed is one JSON object. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -170,6 +179,9 @@ async def client(config: dict[str, Any]) -> None:
     regions: list[str] = config["regions"]
     monitors: dict[str, list[str]] = config["monitors"]
     count, batch, think = config["connections"], config["batch"], config["think"]
+    # This process's runners are the global ones offset, offset + stride, ... (region by the
+    # global index, as with one client process).
+    offset, stride = config.get("index_offset", 0), config.get("index_stride", 1)
     url = f"https://127.0.0.1:{config['port']}/runner/v1/results"
     contexts = {
         r: pki.client_context(
@@ -208,7 +220,7 @@ async def client(config: dict[str, Any]) -> None:
     connected_in_wave = [0] * waves_total
     progress = asyncio.Event()  # a handshake completed
     ramp_log: list[dict[str, Any]] = []
-    rng = random.Random(7)
+    rng = random.Random(7 + offset)
 
     async def on_open(_session: Any, ctx: Any, _params: Any) -> None:
         counts["opened"] += 1
@@ -258,7 +270,7 @@ async def client(config: dict[str, Any]) -> None:
         return json.dumps(doc, separators=(",", ":")).encode()
 
     async def runner(i: int) -> None:
-        region = regions[i % len(regions)]
+        region = regions[(offset + stride * i) % len(regions)]
         connector = aiohttp.TCPConnector(ssl=contexts[region], limit=1, keepalive_timeout=3600)
         session = aiohttp.ClientSession(
             connector=connector,
@@ -401,23 +413,29 @@ async def client(config: dict[str, Any]) -> None:
     ramp_cpu = cpu_seconds() - ramp_cpu0
     # Ramp cap reached: the rest start now, still at most ``handshake_limit`` in progress.
     tasks.extend(asyncio.create_task(runner(i)) for i in range(len(tasks), count))
+    # The parent opens the window of every client process at once, when all are ramped up.
+    print(json.dumps({"bench": "ramp_done", "open": counts["open"]}), flush=True)
+    loop = asyncio.get_running_loop()
+    while (await loop.run_in_executor(None, sys.stdin.readline)).strip() not in ("window", ""):
+        pass
     window[:] = [time.perf_counter(), time.perf_counter() + duration]
     cpu0, errors_before = cpu_seconds(), dict(errors)
     throttled_before = counts["throttled"]
     open_at_start = counts["open"]
-    print(json.dumps({"event": "window_start", "open": open_at_start}), flush=True)
+    print(json.dumps({"bench": "window_start", "open": open_at_start}), flush=True)
     by_quorum = sum(1 for w in ramp_log if w["ended_by"] == "quorum")
     say(
-        f"client: window starts after {ramp_s:.1f} s ({waves} of {waves_total} waves of {wave} "
-        f"done, {by_quorum} by {quorum:.0%} connected, {waves - by_quorum} by their "
-        f"{budget:.1f} s budget; at most {config['handshake_limit']} handshakes at once), "
+        f"client {offset + 1}/{stride}: window starts after {ramp_s:.1f} s ({waves} of "
+        f"{waves_total} waves of {wave} done, {by_quorum} by {quorum:.0%} connected, "
+        f"{waves - by_quorum} by their {budget:.1f} s budget; at most "
+        f"{config['handshake_limit']} handshakes at once), "
         f"{open_at_start:,} of {count:,} connections up"
     )
     await asyncio.sleep(max(0.0, window[1] - time.perf_counter()))
     cpu1 = cpu_seconds()
     open_at_end = counts["open"]
-    say(f"client: window ends, {open_at_end:,} of {count:,} connections up")
-    print(json.dumps({"event": "window_end"}), flush=True)
+    say(f"client {offset + 1}/{stride}: window ends, {open_at_end:,} of {count:,} connections up")
+    print(json.dumps({"bench": "window_end"}), flush=True)
     stop.set()
     # Requests in flight are not counted: give them a moment, then cancel the rest.
     _done, pending = await asyncio.wait(tasks, timeout=min(10.0, config["timeout"]))
@@ -428,7 +446,7 @@ async def client(config: dict[str, Any]) -> None:
     print(
         json.dumps(
             {
-                "event": "done",
+                "bench": "done",
                 "latencies_ms": latencies,
                 "batch_latencies_ms": batch_latencies,
                 "throttled": counts["throttled_window"],
@@ -483,6 +501,216 @@ class Timed:
         return self.calls, self.seconds
 
 
+def server_main(config_path: str) -> None:
+    import uvloop
+
+    from statpulse.logging import configure
+
+    configure("warning")  # to stderr: stdout carries the lines the parent reads
+    # A 500 would be counted by the client (the runner API answers 503 when overloaded): keep
+    # aiohttp's traceback per failed request out of the output.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+    config = json.loads(Path(config_path).read_text())
+    raise_nofile(config["connections"] + 256)
+    uvloop.run(server(config))
+
+
+async def server(config: dict[str, Any]) -> None:
+    """One server process: the real ``RunnerApi`` on the shared port (``SO_REUSEPORT``), with its
+    share of the admission limit, answering the parent's commands on stdin (``snapshot``,
+    ``profile_on``, ``profile_off``, ``stop``) with one JSON line each on stdout."""
+    from statpulse.bus.memory import MemoryBus
+    from statpulse.engine.ingest import Ingest
+    from statpulse.metrics import Metrics
+    from statpulse.store.sql import open_store
+    from statpulse.web.runner_api import RunnerApi
+
+    def emit(event: str, **fields: Any) -> None:
+        print(json.dumps({"bench": event, **fields}), flush=True)
+
+    store = await open_store(config["url"], migrate=False, pgbouncer=config["pgbouncer"])
+    bus = MemoryBus()
+    ingest = Ingest(store, bus, Metrics())
+    calls = {
+        "add_results": Timed(store.add_results),
+        "monitors_by_id": Timed(store.monitors_by_id),
+        "record_runner_health": Timed(store.record_runner_health),
+    }
+    for name, wrapper in calls.items():  # the instance attributes shadow the methods
+        setattr(store, name, wrapper)
+    stored = {"rows": 0}
+
+    async def accept(batch: Sequence[Any]) -> int:
+        inserted = await ingest.accept(batch)
+        stored["rows"] += inserted
+        return inserted
+
+    async def drain() -> None:
+        async for _batch in bus.batches():
+            pass
+
+    drainer = asyncio.create_task(drain())
+    api = RunnerApi(store, accept, Path(config["pki_dir"]), workers=config["workers"])
+    await api.start("127.0.0.1", config["port"], reuse_port=True)
+    emit("listening", port=api.port, admission_limit=api.admission.limit, pid=os.getpid())
+    profiler = cProfile.Profile() if config["profile"] else None
+    loop = asyncio.get_running_loop()
+    try:
+        while command := (await loop.run_in_executor(None, sys.stdin.readline)).strip():
+            if command == "snapshot":
+                emit(
+                    "snapshot",
+                    cpu=cpu_seconds(),
+                    rows=stored["rows"],
+                    calls={k: v.snapshot() for k, v in calls.items()},
+                    refused=api.admission.refused,
+                )
+            elif command == "profile_on" and profiler is not None:
+                profiler.enable()
+            elif command == "profile_off" and profiler is not None:
+                profiler.disable()
+            elif command == "stop":
+                break
+    finally:
+        await api.stop()
+        await bus.close()
+        await drainer
+        await store.close()
+    if profiler is not None:
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(config["profile"])
+        print(
+            f"server {os.getpid()}: cProfile in the window (by own time)\n{text.getvalue()}",
+            file=sys.stderr,
+            flush=True,
+        )
+    emit("stopped")
+
+
+class Child:
+    """A child process of the bench (a server or a client), its JSON lines ``{"bench": EVENT,
+    ...}`` on stdout read as they come (other lines are passed to stderr), so that it never
+    blocks on a full pipe."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, name: str) -> None:
+        self.proc = proc
+        self.name = name
+        self.events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def start(cls, name: str, *args: str) -> Child:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(SCRIPT),
+            *args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=str(REPO),
+            limit=2**30,
+        )
+        return cls(proc, name)
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                event = None
+            if isinstance(event, dict) and "bench" in event:
+                self.events.put_nowait(event)
+            else:
+                sys.stderr.write(line.decode(errors="replace"))
+        self.events.put_nowait(None)
+
+    def send(self, command: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command.encode() + b"\n")
+
+    async def expect(self, event: str) -> dict[str, Any]:
+        """The next event named ``event`` (others before it are skipped)."""
+        while True:
+            got = await self.events.get()
+            if got is None:
+                rc = await self.proc.wait()
+                raise RuntimeError(f"{self.name} exited (status {rc}) before {event!r}")
+            if got["bench"] == event:
+                return got
+
+    async def ask(self, command: str, event: str) -> dict[str, Any]:
+        self.send(command)
+        return await self.expect(event)
+
+    async def close(self) -> None:
+        """Wait up to 30 s for the process to exit, then kill it."""
+        if self.proc.returncode is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(30):
+                    await self.proc.wait()
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        await self._reader
+
+
+def server_totals(snapshots: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The servers' snapshots added up."""
+    calls: dict[str, list[float]] = {}
+    for snap in snapshots:
+        for name, (n, seconds) in snap["calls"].items():
+            total = calls.setdefault(name, [0, 0.0])
+            total[0] += n
+            total[1] += seconds
+    return {
+        "cpu": sum(s["cpu"] for s in snapshots),
+        "cpus": [s["cpu"] for s in snapshots],
+        "rows": sum(s["rows"] for s in snapshots),
+        "calls": calls,
+        "refused": sum(s["refused"] for s in snapshots),
+    }
+
+
+def merge_clients(dones: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The ``done`` events of the client processes as one."""
+    out: dict[str, Any] = {"latencies_ms": [], "batch_latencies_ms": [], "ramp_log": []}
+    for key in ("errors", "window_errors", "first_errors"):
+        out[key] = {}
+    summed = (
+        "throttled",
+        "throttled_whole_run",
+        "throttled_before_window",
+        "ramp_waves",
+        "ramp_waves_total",
+        "ramp_handshake_limit",
+        "ramp_client_cpu_s",
+        "requests",
+        "stored",
+        "accepted",
+        "connections_opened",
+        "open_at_start",
+        "open_at_end",
+        "max_open",
+        "cpu_s",
+    )
+    for key in summed:
+        out[key] = sum(d[key] for d in dones)
+    out["ramp_s"] = max(d["ramp_s"] for d in dones)
+    out["ramp_wave_budget_s"] = max(d["ramp_wave_budget_s"] for d in dones)
+    out["nofile"] = min(d["nofile"] for d in dones)
+    out["cpu_s_by_process"] = [d["cpu_s"] for d in dones]
+    for n, d in enumerate(dones):
+        out["latencies_ms"].extend(d["latencies_ms"])
+        out["batch_latencies_ms"].extend(d["batch_latencies_ms"])
+        out["ramp_log"].extend({"client": n, **w} for w in d["ramp_log"])
+        for key in ("errors", "window_errors"):
+            for kind, count in d[key].items():
+                out[key][kind] = out[key].get(kind, 0) + count
+        for kind, text in d["first_errors"].items():
+            out["first_errors"].setdefault(kind, text)
+    return out
+
+
 async def seed(url: str, monitors: int, regions: Sequence[str]) -> dict[str, list[str]]:
     """Migrate ``url`` and create the monitors, each configured for every region."""
     from statpulse.model import MonitorConfig
@@ -522,41 +750,14 @@ async def run_case(
 ) -> dict[str, Any]:
     import asyncpg
 
-    from statpulse.bus.memory import MemoryBus
-    from statpulse.engine.ingest import Ingest
-    from statpulse.metrics import Metrics
-    from statpulse.store.sql import open_store
-    from statpulse.web.runner_api import RunnerApi
-
-    store = await open_store(url, migrate=False, pgbouncer=pgbouncer is not None)
-    bus = MemoryBus()
-    ingest = Ingest(store, bus, Metrics())
-    calls = {
-        "add_results": Timed(store.add_results),
-        "monitors_by_id": Timed(store.monitors_by_id),
-        "record_runner_health": Timed(store.record_runner_health),
-    }
-    for name, wrapper in calls.items():  # the instance attributes shadow the methods
-        setattr(store, name, wrapper)
-    stored = {"rows": 0}
-
-    async def accept(batch: Sequence[Any]) -> int:
-        inserted = await ingest.accept(batch)
-        stored["rows"] += inserted
-        return inserted
-
-    async def drain() -> None:
-        async for batch in bus.batches():
-            stored.setdefault("published", 0)
-            stored["published"] += len(batch)
-
-    drainer = asyncio.create_task(drain())
-    api = RunnerApi(store, accept, pki_dir)
-    await api.start("127.0.0.1", 0)
-    sampler_stop = asyncio.Event()
+    n_servers = args.server_processes if kind == "postgresql" else args.sqlite_server_processes
+    n_clients = args.client_processes
+    servers: list[Child] = []
+    clients: list[Child] = []
     backends: set[int] = set()
     sampled = {"pg_max": 0, "sv_max": 0, "cl_waiting_max": 0, "samples": 0, "errors": 0}
     active = {"on": False}
+    sampler_stop = asyncio.Event()
 
     async def sample() -> None:
         from tests.pgbouncer import admin_show
@@ -589,95 +790,111 @@ async def run_case(
             if conn is not None:
                 await conn.close()
 
+    async def snapshot() -> dict[str, Any]:
+        return server_totals(
+            await asyncio.gather(*(s.ask("snapshot", "snapshot") for s in servers))
+        )
+
+    def tell_servers(command: str) -> None:
+        for s in servers:
+            with contextlib.suppress(Exception):  # a server that died: reported by its exit
+                s.send(command)
+
     sampler = asyncio.create_task(sample())
-    config = {
-        "port": api.port,
-        "pki_dir": str(pki_dir),
-        "regions": list(monitors),
-        "monitors": monitors,
-        "connections": connections,
-        "batch": args.batch,
-        "think": args.think,
-        "ramp": args.ramp,
-        "wave": args.wave,
-        "handshake_limit": args.handshakes,
-        "duration": args.duration,
-        "timeout": args.timeout,
-    }
-    config_path = workdir / f"client-{kind}.json"
-    config_path.write_text(json.dumps(config))
-    say(
-        f"{kind}: {connections:,} runner connections, batches of {args.batch}, think "
-        f"{args.think:g} s, waves of {args.wave} (ramp {args.ramp:g} s at most, "
-        f"{args.handshakes} handshakes at once at most), window "
-        f"{args.duration:g} s, admission limit {api.admission.limit}"
-    )
-    ramp_cpu0 = cpu_seconds()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(SCRIPT),
-        "--client",
-        str(config_path),
-        stdout=subprocess.PIPE,
-        cwd=str(REPO),
-        limit=2**30,
-    )
     out: dict[str, Any] = {"database": kind, "connections": connections}
-    overflows0 = listen_overflows()
     marks: dict[str, Any] = {}
-    profiler = cProfile.Profile() if args.profile else None
-    done: dict[str, Any] | None = None
+    failed = True
     try:
-        assert proc.stdout is not None
-        while line := await proc.stdout.readline():
-            event = json.loads(line)
-            if event["event"] == "window_start":
-                marks["ramp_cpu"] = cpu_seconds() - ramp_cpu0
-                refused0 = api.admission.refused
-                active["on"] = True
-                if profiler is not None:
-                    profiler.enable()
-                marks["start"] = (
-                    time.perf_counter(),
-                    cpu_seconds(),
-                    machine_busy(),
-                    process_cpu(("postgres", "pgbouncer")),
-                    stored["rows"],
-                    {k: v.snapshot() for k, v in calls.items()},
-                )
-            elif event["event"] == "window_end":
-                marks["refused"] = api.admission.refused - refused0
-                active["on"] = False
-                if profiler is not None:
-                    profiler.disable()
-                marks["end"] = (
-                    time.perf_counter(),
-                    cpu_seconds(),
-                    machine_busy(),
-                    process_cpu(("postgres", "pgbouncer")),
-                    stored["rows"],
-                    {k: v.snapshot() for k, v in calls.items()},
-                )
-            elif event["event"] == "done":
-                done = event
-        rc = await proc.wait()
+        # The first server binds a free port; the others join it (SO_REUSEPORT).
+        port, limits = 0, []
+        for n in range(n_servers):
+            path = workdir / f"server-{kind}-{n}.json"
+            config = {
+                "url": url,
+                "pgbouncer": pgbouncer is not None,
+                "pki_dir": str(pki_dir),
+                "port": port,
+                "workers": n_servers,
+                "connections": connections,
+                "profile": args.profile,
+            }
+            path.write_text(json.dumps(config))
+            servers.append(await Child.start(f"{kind} server {n}", "--server", str(path)))
+            listening = await servers[-1].expect("listening")
+            port = listening["port"]
+            limits.append(listening["admission_limit"])
+        say(
+            f"{kind}: {connections:,} runner connections from {n_clients} client process(es), "
+            f"batches of {args.batch}, think {args.think:g} s, waves of {args.wave} (ramp "
+            f"{args.ramp:g} s at most, {args.handshakes} handshakes at once at most), window "
+            f"{args.duration:g} s; {n_servers} server process(es) on port {port}, admission "
+            f"limit {' + '.join(map(str, limits))}"
+        )
+        ramp0 = await snapshot()
+        for k in range(n_clients):
+            share = len(range(k, connections, n_clients))
+            config = {
+                "port": port,
+                "pki_dir": str(pki_dir),
+                "regions": list(monitors),
+                "monitors": monitors,
+                "connections": share,
+                "index_offset": k,
+                "index_stride": n_clients,
+                "batch": args.batch,
+                "think": args.think,
+                "ramp": args.ramp,
+                "wave": max(1, -(-args.wave // n_clients)),
+                "handshake_limit": max(1, -(-args.handshakes // n_clients)),
+                "duration": args.duration,
+                "timeout": args.timeout,
+            }
+            path = workdir / f"client-{kind}-{k}.json"
+            path.write_text(json.dumps(config))
+            clients.append(await Child.start(f"{kind} client {k}", "--client", str(path)))
+        overflows0 = listen_overflows()
+        await asyncio.gather(*(c.expect("ramp_done") for c in clients))
+        # The window: opened in every client at once, once all of them are ramped up.
+        start = await snapshot()
+        marks["ramp_cpu"] = start["cpu"] - ramp0["cpu"]
+        tell_servers("profile_on")
+        marks["start"] = (
+            time.perf_counter(),
+            cpu_seconds(),
+            machine_busy(),
+            process_cpu(("postgres", "pgbouncer")),
+            start,
+        )
+        active["on"] = True
+        for c in clients:
+            c.send("window")
+        await asyncio.gather(*(c.expect("window_end") for c in clients))
+        active["on"] = False
+        end = await snapshot()
+        tell_servers("profile_off")
+        marks["end"] = (
+            time.perf_counter(),
+            cpu_seconds(),
+            machine_busy(),
+            process_cpu(("postgres", "pgbouncer")),
+            end,
+        )
+        done = merge_clients(await asyncio.gather(*(c.expect("done") for c in clients)))
+        failed = False
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        for c in clients:
+            if failed and c.proc.returncode is None:
+                c.proc.kill()
+            await c.close()
+        tell_servers("stop")
+        for s in servers:
+            with contextlib.suppress(RuntimeError, TimeoutError):
+                async with asyncio.timeout(30):
+                    await s.expect("stopped")
+            await s.close()
         sampler_stop.set()
         await sampler
-        await api.stop()
-        await bus.close()
-        await drainer
-        await store.close()
-    if done is None or "start" not in marks or "end" not in marks:
-        raise RuntimeError(f"{kind}: the client process failed (exit {rc})")
-    if profiler is not None:
-        text = io.StringIO()
-        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(args.profile)
-        say(f"{kind}: cProfile of the server in the window (by own time)\n{text.getvalue()}")
-    (t0, cpu0, busy0, procs0, rows0, calls0), (t1, cpu1, busy1, procs1, rows1, calls1) = (
+    (t0, cpu0, busy0, procs0, snap0), (t1, cpu1, busy1, procs1, snap1) = (
         marks["start"],
         marks["end"],
     )
@@ -685,18 +902,23 @@ async def run_case(
     every = cpu_delta(procs0, procs1)
     mine = cpu_delta(procs0, procs1, backends)
     latencies = done["latencies_ms"]
-    server_cpu = cpu1 - cpu0
+    server_cpu = snap1["cpu"] - snap0["cpu"]
+    parent_cpu = cpu1 - cpu0
     machine_cpu = busy1[0] - busy0[0]
+    rows = snap1["rows"] - snap0["rows"]
     per_call = {}
-    for name in calls:
-        n = calls1[name][0] - calls0[name][0]
-        s = calls1[name][1] - calls0[name][1]
-        per_call[name] = {"calls": n, "mean_ms": s / n * 1000 if n else None}
+    for name, (n1, s1) in snap1["calls"].items():
+        n0, s0 = snap0["calls"][name]
+        n = n1 - n0
+        per_call[name] = {"calls": n, "mean_ms": (s1 - s0) / n * 1000 if n else None}
     errors = done["window_errors"]
+    pg, bouncer = every.get("postgres", 0.0), every.get("pgbouncer", 0.0)
     out.update(
         {
+            "server_processes": n_servers,
+            "client_processes": n_clients,
             "window_s": span,
-            "results_per_s": (rows1 - rows0) / span,
+            "results_per_s": rows / span,
             "acked_results_per_s": done["stored"] / span,
             "requests_per_s": done["requests"] / span,
             "ack_p50_ms": pct(latencies, 0.5),
@@ -708,8 +930,9 @@ async def run_case(
             "throttled": done["throttled"],
             "throttled_per_s": done["throttled"] / span,
             "throttled_whole_run": done["throttled_whole_run"],
-            "admission_limit": api.admission.limit,
-            "admission_refused": marks["refused"],
+            "admission_limit": sum(limits),
+            "admission_limit_per_process": limits,
+            "admission_refused": snap1["refused"] - snap0["refused"],
             "ramp_s": done["ramp_s"],
             "ramp_waves": done["ramp_waves"],
             "ramp_waves_total": done["ramp_waves_total"],
@@ -719,6 +942,9 @@ async def run_case(
             "ramp_server_cpu_s": marks["ramp_cpu"],
             "ramp_client_cpu_s": done["ramp_client_cpu_s"],
             "server_cpu_ms_per_connection_ramp": marks["ramp_cpu"]
+            / max(1, done["open_at_start"])
+            * 1000,
+            "client_cpu_ms_per_connection_ramp": done["ramp_client_cpu_s"]
             / max(1, done["open_at_start"])
             * 1000,
             "connection_errors": sum(errors.values()),
@@ -732,25 +958,22 @@ async def run_case(
             "connections_up_max": done["max_open"],
             "client_nofile": done["nofile"],
             "server_cpu_pct": server_cpu / span * 100,
+            "server_cpu_pct_by_process": [
+                (b - a) / span * 100 for a, b in zip(snap0["cpus"], snap1["cpus"], strict=True)
+            ],
             "client_cpu_pct": done["cpu_s"] / span * 100,
-            "other_cpu_pct": (machine_cpu - server_cpu - done["cpu_s"]) / span * 100,
+            "client_cpu_pct_by_process": [c / span * 100 for c in done["cpu_s_by_process"]],
+            "parent_cpu_pct": parent_cpu / span * 100,
+            "other_cpu_pct": (machine_cpu - server_cpu - done["cpu_s"] - parent_cpu) / span * 100,
             "steal_pct": (busy1[1] - busy0[1]) / span * 100,
             "softirq_pct": (busy1[2] - busy0[2]) / span * 100,
-            "postgres_cpu_pct": every.get("postgres", 0.0) / span * 100,
+            "postgres_cpu_pct": pg / span * 100,
             "postgres_bench_cpu_pct": mine.get("postgres", 0.0) / span * 100,
-            "pgbouncer_cpu_pct": every.get("pgbouncer", 0.0) / span * 100,
-            "others_cpu_pct": (
-                machine_cpu
-                - server_cpu
-                - done["cpu_s"]
-                - every.get("postgres", 0.0)
-                - every.get("pgbouncer", 0.0)
-            )
+            "pgbouncer_cpu_pct": bouncer / span * 100,
+            "others_cpu_pct": (machine_cpu - server_cpu - done["cpu_s"] - parent_cpu - pg - bouncer)
             / span
             * 100,
-            "server_cpu_us_per_result": server_cpu / (rows1 - rows0) * 1e6
-            if rows1 > rows0
-            else None,
+            "server_cpu_us_per_result": server_cpu / rows * 1e6 if rows > 0 else None,
             "db_calls": per_call,
             "pg_server_connections": sampled["pg_max"] if pgbouncer is not None else None,
             "pgbouncer_server_connections": sampled["sv_max"] if pgbouncer is not None else None,
@@ -762,7 +985,8 @@ async def run_case(
     say(
         f"{kind}: {out['results_per_s']:,.0f} results/s stored, ack p50 "
         f"{out['ack_p50_ms']:,.1f} ms p99 {out['ack_p99_ms']:,.1f} ms, "
-        f"{out['connection_errors']} connection errors"
+        f"{out['connection_errors']} connection errors, {done['open_at_end']:,} of "
+        f"{connections:,} connections up"
     )
     return out
 
@@ -806,6 +1030,10 @@ def fmt(value: float | None, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
+def each(values: Sequence[float]) -> str:
+    return " + ".join(fmt(x, 0) for x in values)
+
+
 def print_report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -826,6 +1054,13 @@ def print_report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -
 
     row("runner connections (asked)", lambda r: f"{r['connections']:,}")
     row(
+        "processes: server (admission limit each) / client",
+        lambda r: (
+            f"{r['server_processes']} ({'+'.join(map(str, r['admission_limit_per_process']))})"
+            f" / {r['client_processes']}"
+        ),
+    )
+    row(
         "connections up at window start / end / max",
         lambda r: (
             f"{r['connections_up_at_start']:,} / {r['connections_up_at_end']:,} / "
@@ -835,11 +1070,12 @@ def print_report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -
     row("TLS connections opened (whole run)", lambda r: f"{r['connections_opened']:,}")
     row("listen queue overflows (kernel, whole run)", lambda r: f"{r['listen_overflows']:,}")
     row(
-        "ramp: s, waves done (by 95 % connected) of all, server CPU ms per connection up",
+        "ramp: s, waves done (by 95 % connected), CPU ms per connection up: server / client",
         lambda r: (
             f"{fmt(r['ramp_s'])} s, {r['ramp_waves']} ({r['ramp_waves_by_quorum']}) of "
             f"{r['ramp_waves_total']}, "
-            f"{fmt(r['server_cpu_ms_per_connection_ramp'], 2)}"
+            f"{fmt(r['server_cpu_ms_per_connection_ramp'], 2)} / "
+            f"{fmt(r['client_cpu_ms_per_connection_ramp'], 2)}"
         ),
     )
     row("results/s stored", lambda r: fmt(r["results_per_s"], 0))
@@ -876,9 +1112,10 @@ def print_report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -
         ),
     )
     row(
-        "CPU %: server / client / rest of the machine",
+        "CPU %: servers (each) / clients (each) / rest of the machine",
         lambda r: (
-            f"{fmt(r['server_cpu_pct'], 0)} / {fmt(r['client_cpu_pct'], 0)} / "
+            f"{fmt(r['server_cpu_pct'], 0)} ({each(r['server_cpu_pct_by_process'])}) / "
+            f"{fmt(r['client_cpu_pct'], 0)} ({each(r['client_cpu_pct_by_process'])}) / "
             f"{fmt(r['other_cpu_pct'], 0)}"
         ),
     )
@@ -934,6 +1171,8 @@ def summary(
         out["throttled"] = pg["throttled"]
         out["batch_ack_p50_ms"] = r3(pg["batch_ack_p50_ms"])
         out["batch_ack_p99_ms"] = r3(pg["batch_ack_p99_ms"])
+        out["server_cpu_pct"] = r3(pg["server_cpu_pct"])
+        out["client_cpu_pct"] = r3(pg["client_cpu_pct"])
     sq = results.get("sqlite")
     if sq:
         out["sqlite_results_per_s"] = r3(sq["results_per_s"])
@@ -956,6 +1195,9 @@ def summary(
         "handshakes": args.handshakes,
         "duration_s": args.duration,
         "pool_size": args.pool_size,
+        "server_processes": args.server_processes,
+        "sqlite_server_processes": args.sqlite_server_processes,
+        "client_processes": args.client_processes,
     }
     out["machine"] = info
     return out
@@ -972,9 +1214,6 @@ async def amain(args: argparse.Namespace) -> None:
     from statpulse.security import pki
 
     say = lambda text: print(text, flush=True)  # noqa: E731
-    # A 500 would be counted by the client (the runner API answers 503 when overloaded): keep
-    # aiohttp's traceback per failed request out of the output.
-    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     kinds = [k for k in args.databases.split(",") if k]
     pg_version = bouncer_version = None
     binary = find_pgbouncer()
@@ -1071,6 +1310,9 @@ def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--client":
         client_main(sys.argv[2])
         return
+    if len(sys.argv) == 3 and sys.argv[1] == "--server":
+        server_main(sys.argv[2])
+        return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -1104,6 +1346,26 @@ def main() -> None:
     parser.add_argument("--regions", type=int, default=3)
     parser.add_argument("--pool-size", type=int, default=20, help="PgBouncer default_pool_size")
     parser.add_argument(
+        "--server-processes",
+        type=int,
+        default=2,
+        help="server processes sharing the runner port (SO_REUSEPORT), as `statpulse serve "
+        "--workers N`: each admits its share of the admission limit",
+    )
+    parser.add_argument(
+        "--sqlite-server-processes",
+        type=int,
+        default=1,
+        help="the same on SQLite (one writer at a time: more processes only contend for its "
+        "file lock)",
+    )
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=2,
+        help="client processes sharing out the runners (and --wave, --handshakes)",
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         default=0,
@@ -1118,6 +1380,8 @@ def main() -> None:
     args.duration = args.duration or (15.0 if args.quick else 60.0)
     args.ramp = args.ramp or (10.0 if args.quick else max(10.0, args.connections / 200))
     args.regions = min(len(REGIONS), max(1, args.regions))
+    if min(args.server_processes, args.sqlite_server_processes, args.client_processes) < 1:
+        parser.error("--server-processes, --sqlite-server-processes, --client-processes: >= 1")
     import uvloop
 
     uvloop.run(amain(args))

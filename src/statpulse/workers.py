@@ -1,9 +1,11 @@
 """``statpulse serve --workers N``: N processes sharing the web and runner ports.
 
-Each process binds the ports with ``SO_REUSEPORT`` (the kernel spreads connections over them),
-runs ingest and an evaluator in the Redis Streams consumer group (so a batch is evaluated by one
-of them) and relays live updates through Redis pub/sub. Only the first also runs the embedded
-runner, the heartbeat sweeper and retention. The first process starts the others once its own
+Each process binds the ports with ``SO_REUSEPORT`` (the kernel spreads connections over them,
+so the runner API's TLS handshakes use every core; each process admits 1/N of the uploads
+``web/admission.py`` allows in database work at once), runs ingest and an evaluator in the
+Redis Streams consumer group (so a batch is evaluated by one of them) and relays live updates
+through Redis pub/sub. Only the first also runs the embedded runner, the heartbeat sweeper and
+retention. The first process starts the others once its own
 services are up (so the schema is migrated once), with the same command line and
 ``STATPULSE_WORKER_INDEX``, and stops them when it stops.
 """

@@ -5,6 +5,7 @@ a 503 too, and an upload with no database work never waits for a slot."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,68 @@ def test_the_limit_follows_the_pool_of_a_postgresql_engine() -> None:
 
 async def test_sqlite_counts_as_a_few_connections(store: SqlStore) -> None:
     assert pool_capacity(store.engine) == 5
+
+
+def test_worker_processes_share_out_the_limit() -> None:
+    """``serve --workers N``: every process serves the runner API with 1/N of the limit, so
+    together they keep no more uploads in database work than one process would."""
+    engine = create_async_engine(
+        "postgresql+asyncpg://u@127.0.0.1:1/db", pool_size=10, max_overflow=10
+    )
+    try:
+        assert [Admission.for_engine(engine, workers=n).limit for n in (1, 2, 3, 4)] == [
+            40,
+            20,
+            13,
+            10,
+        ]
+        assert Admission.for_engine(engine, workers=64).limit == 1  # never 0
+        with pytest.raises(ValueError, match="workers"):
+            Admission.for_engine(engine, workers=0)
+    finally:
+        engine.sync_engine.dispose()
+
+
+async def test_the_runner_api_of_one_of_two_workers_admits_half(
+    store: SqlStore, pki_dir: Path, client: Any
+) -> None:
+    api = RunnerApi(store, store.add_results, pki_dir, workers=2)
+    assert api.admission.limit == 5  # SQLite: 2 x 5, shared out between 2 processes
+    m = await eu_monitor(store)
+    await api.start("127.0.0.1", 0)
+    engine = client(api.port)
+    try:
+        async with contextlib.AsyncExitStack() as slots:
+            for _ in range(5):  # this process's five slots are taken: the next is refused
+                await slots.enter_async_context(api.admission.slot())
+            with pytest.raises(EngineError) as err:
+                await engine.upload([result(m.id, utcnow())], HEALTH)
+            assert err.value.throttled
+        answer, _, _ = await engine.upload([result(m.id, utcnow())], HEALTH)
+        assert answer["stored"] == 1
+    finally:
+        await api.stop()
+
+
+async def test_in_a_deep_overload_no_runner_is_told_to_come_back_at_once() -> None:
+    """Once the spread grew, the shortest wait told is half of it: runners queued behind
+    thousands of others would only be refused again (and cost a TLS read and a parse)."""
+    now = [0.0]
+    admission = Admission(
+        1,
+        wait_s=0.0,
+        max_waiting=0,
+        retry_after_s=(1.0, 3.0),
+        rng=lambda lo, _hi: lo,  # the shortest wait of the range
+        clock=lambda: now[0],
+    )
+    assert admission.retry_after() == 1  # no overload measured: 1-3 s
+    async with admission.slot():
+        for _ in range(500):
+            with pytest.raises(Overloaded):
+                async with admission.slot():
+                    pass
+    now[0] = 1.0
+    shortest = admission.retry_after()
+    assert admission.spread_s > 3
+    assert shortest >= admission.spread_s / 2

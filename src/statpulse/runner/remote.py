@@ -55,6 +55,13 @@ HEARTBEAT_S = 5.0
 """A runner with nothing to upload still reports its health this often (the engine calls a
 region unhealthy after three missed reports)."""
 THROTTLE_STATUSES = (429, 503)
+KEEPALIVE_S = 100.0
+"""An idle connection to the engine is kept this long: longer than the longest throttled wait
+(``SpoolUploader``: 60 s x 1.5) and the assignment poll (15 s), shorter than the engine's 120 s
+(``web/runner_api.py``), so that the runner never reuses a connection the engine is closing.
+A runner so keeps one TLS connection (a handshake costs the engine ~1.5 ms of OpenSSL alone)
+instead of reconnecting after every wait longer than aiohttp's default of 15 s: under overload,
+when the engine tells thousands of runners to come back in 5-60 s, that is what matters."""
 
 
 class EngineError(Exception):
@@ -104,7 +111,9 @@ class EngineClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(ssl=self._context, limit=4)
+            connector = aiohttp.TCPConnector(
+                ssl=self._context, limit=4, keepalive_timeout=KEEPALIVE_S
+            )
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=self._timeout,

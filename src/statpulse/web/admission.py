@@ -8,14 +8,21 @@ and the runner sends the same batch again later (result ids make the replay idem
 
 ``limit`` defaults to twice the store's pool capacity (``pool_capacity``): enough to keep every
 connection busy while the next requests parse their bodies, small enough that none waits long
-for a connection.
+for a connection. With ``statpulse serve --workers N`` every process serves the runner API and
+has its own ``Admission``: each gets 1/N of that limit (at least 1), so that all of them
+together keep no more uploads in database work than one process would (the database, or
+PgBouncer's pool in front of it, is shared; the processes' pools are not the limit).
 
 ``Retry-After`` grows with the overload. Every refused request costs the server a TLS read and a
 ``json.loads``, so 10,000 runners told to come back within 1-3 s would keep it busy with
 refusals alone. Once a second the spread is re-estimated by Little's law: the runners waiting
 to retry are about (refusals/s) x (mean wait told), and the server admits about (admissions/s),
 so they need (waiting / admissions/s) seconds; waits are drawn uniformly up to that spread
-(halfway smoothed), never below ``retry_after_s`` and never above ``max_retry_after_s``.
+(halfway smoothed), never below ``retry_after_s`` and never above ``max_retry_after_s``. Once
+the spread has grown past ``retry_after_s``, the draws start at half of it: a runner told to
+come back in 1 s when thousands are queued before it would only be refused again (measured with
+10,000 runners: refusals were most of the requests, and their TLS reads and JSON parsing took
+the CPU that new connections' handshakes needed).
 """
 
 from __future__ import annotations
@@ -99,14 +106,24 @@ class Admission:
         self._window = (clock(), 0, 0)  # start, admitted then, refused then
 
     @classmethod
-    def for_engine(cls, engine: Any, factor: int = 2, **options: Any) -> Admission:
-        """``factor`` x the pool capacity of a SQLAlchemy engine."""
-        return cls(factor * pool_capacity(engine), **options)
+    def for_engine(
+        cls, engine: Any, factor: int = 2, *, workers: int = 1, **options: Any
+    ) -> Admission:
+        """``factor`` x the pool capacity of a SQLAlchemy engine, shared out between the
+        ``workers`` processes that serve the same database (each gets its part, at least 1)."""
+        if workers < 1:
+            raise ValueError("workers: at least 1")
+        return cls(max(1, factor * pool_capacity(engine) // workers), **options)
 
     def retry_after(self) -> int:
         """Seconds to tell a refused request to wait (whole, at least 1)."""
         self._update_spread()
-        return max(1, math.ceil(self._rng(self._retry_after[0], self.spread_s)))
+        return max(1, math.ceil(self._rng(self._floor(), self.spread_s)))
+
+    def _floor(self) -> float:
+        """The shortest wait told: ``retry_after_s[0]``, or half the spread once it grew."""
+        low, high = self._retry_after
+        return low if self.spread_s <= high else max(low, self.spread_s / 2)
 
     def _update_spread(self) -> None:
         now = self._clock()
@@ -116,8 +133,8 @@ class Admission:
             return
         admitted_rate = (self.admitted - admitted0) / span
         refused_rate = (self.refused - refused0) / span
-        low, high = self._retry_after
-        waiting = refused_rate * (low + self.spread_s) / 2
+        high = self._retry_after[1]
+        waiting = refused_rate * (self._floor() + self.spread_s) / 2  # x the mean wait told
         target = waiting / max(admitted_rate, 1.0)
         smoothed = (self.spread_s + target) / 2
         self.spread_s = min(self._max_retry_after, max(high, smoothed))

@@ -16,7 +16,8 @@ refused without a restart.
   of the region's), which the runner also drops. 400 names the first invalid field.
 - Overload is a 503 with ``Retry-After`` (seconds, jittered), never a 500 after a long wait:
   at most ``admission.limit`` uploads do database work at once (``web/admission.py``, by
-  default twice the store's pool), the others wait ``admission.wait_s`` at most; a database
+  default twice the store's pool, shared out between the ``--workers`` processes that all
+  serve this port), the others wait ``admission.wait_s`` at most; a database
   that cannot be reached or a pool timeout is also a 503. Nothing of a 503 is acknowledged:
   the runner sends the same batch again (result ids make the replay idempotent). An upload
   with no results and no health report due does no database work and takes no slot.
@@ -80,10 +81,12 @@ class RunnerApi:
         *,
         clock: Callable[[], datetime] = utcnow,
         admission: Admission | None = None,
+        workers: int = 1,
     ) -> None:
-        """``admission``: default ``Admission.for_engine(store.engine)`` (2 x its pool)."""
+        """``admission``: default ``Admission.for_engine(store.engine, workers=workers)`` (2 x
+        its pool, divided by the number of processes serving the runner port)."""
         self._store = store
-        self.admission = admission or Admission.for_engine(store.engine)
+        self.admission = admission or Admission.for_engine(store.engine, workers=workers)
         self._accept = accept
         self._pki_dir = pki_dir
         self._clock = clock

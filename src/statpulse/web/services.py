@@ -125,7 +125,9 @@ class Services:
             await retention.start()
             await services.incident_jobs.start()
         if settings.runner_port is not None and settings.pki_dir is not None:
-            services.runner_api = RunnerApi(store, ingest.accept, settings.pki_dir, clock=clock)
+            services.runner_api = RunnerApi(
+                store, ingest.accept, settings.pki_dir, clock=clock, workers=settings.workers
+            )
             await services.runner_api.start(
                 settings.host, settings.runner_port, reuse_port=settings.workers > 1
             )
