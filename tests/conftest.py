@@ -32,6 +32,8 @@ from statpulse.store.migrate import upgrade
 from statpulse.store.sql import SqlStore, open_store
 from tests.pgbouncer import PgBouncer, find_pgbouncer, start_pgbouncer
 
+pytest_plugins = ["tests.hang_dump"]
+
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 PG_URL = os.environ.get("STATPULSE_TEST_POSTGRES_URL", DEFAULT_PG)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -63,6 +63,13 @@ async def stored(store: SqlStore) -> list[sa.Row[object]]:
         return list(await conn.execute(sa.select(r.id, r.region, r.scheduled_at)))
 
 
+async def started(log: Path, count: int) -> None:
+    """Wait until ``count`` runners have logged that they run (at most 60 s)."""
+    async with asyncio.timeout(60):
+        while log.read_text().count("runner started") < count:
+            await asyncio.sleep(0.1)
+
+
 async def test_killed_runners_lose_nothing_and_store_nothing_twice(
     tmp_path: Path, target: str
 ) -> None:
@@ -89,7 +96,10 @@ async def test_killed_runners_lose_nothing_and_store_nothing_twice(
         for i in range(KILLS):
             if i % 2 == 0:  # the engine away: results pile up in the spool
                 await api.stop()
-            await asyncio.sleep(rng.uniform(2.5, 4.0))  # start-up, checks, spooling, uploads
+            # Each runner is killed once it runs (its start-up alone takes 2-3 s on a loaded
+            # machine), after a while of checks, spooling and uploads.
+            await started(log, i + 1)
+            await asyncio.sleep(rng.uniform(1.0, 2.5))
             if i % 2 == 0:  # back, and the runner killed before or while it catches up
                 api = RunnerApi(store, store.add_results, pki_dir)
                 await api.start("127.0.0.1", port)
@@ -103,8 +113,7 @@ async def test_killed_runners_lose_nothing_and_store_nothing_twice(
             while not must_arrive <= {row.id for row in await stored(store)}:
                 await asyncio.sleep(0.2)
             # SIGTERM once the last runner handles it (before, the default action kills it).
-            while log.read_text().count("runner started") < KILLS + 1:
-                await asyncio.sleep(0.1)
+            await started(log, KILLS + 1)
         runner.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(runner.wait, 15) == 0, log.read_text()[-3000:]
     finally:
