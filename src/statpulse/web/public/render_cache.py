@@ -49,6 +49,7 @@ PAGE_TABLES = frozenset(
         "incident_updates",
         "maintenances",
         "custom_domains",
+        "page_appearance",
     }
 )
 """Tables whose writes change a rendered page. Not ``monitors``: a status change comes as a
