@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 
 from statpulse.engine.evaluate import stale_after
-from statpulse.engine.regions import region_views, summary
+from statpulse.engine.regions import RegionView, region_views
 from statpulse.model import Component, DayUptime, Monitor, RegionState, Status, StatusPage
 from statpulse.store.contract import Store
 from statpulse.store.sql_incidents import Incident
+from statpulse.web.public.i18n import DEFAULT_LANGUAGE, translate
 from statpulse.web.public.incidents_view import (
     IncidentView,
     Notices,
@@ -37,10 +38,16 @@ PageComponents = Sequence[tuple[Component, Monitor | None]]
 
 
 async def page_view(
-    store: Store, page: StatusPage, now: datetime, *, with_history: bool = True
+    store: Store,
+    page: StatusPage,
+    now: datetime,
+    *,
+    with_history: bool = True,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> PageView:
     """The page as of ``now``: components in order, their current status and, unless
-    ``with_history`` is false (the live stream needs only states), 90 days of daily uptime."""
+    ``with_history`` is false (the live stream needs only states), 90 days of daily uptime.
+    ``lang`` is the page's language, for the regions text."""
     pairs = await store.page_components(page.id)
     today = now.astimezone(UTC).date()
     daily = {}
@@ -65,7 +72,7 @@ async def page_view(
                 status=monitor.status if monitor else Status.UNKNOWN,
                 days=days,
                 uptime_pct=uptime_pct(days),
-                regions=_regions(monitor, states, now) if monitor in multi else None,
+                regions=_regions(monitor, states, now, lang) if monitor in multi else None,
             )
         )
     return PageView(
@@ -77,10 +84,27 @@ async def page_view(
     )
 
 
-def _regions(monitor: Monitor, states: Sequence[RegionState], now: datetime) -> str:
+def _regions(monitor: Monitor, states: Sequence[RegionState], now: datetime, lang: str) -> str:
     mine = [s for s in states if s.monitor_id == monitor.id]
     cfg = monitor.config
-    return summary(region_views(cfg.regions, mine, now, stale_after(cfg.interval_s)))
+    return regions_text(region_views(cfg.regions, mine, now, stale_after(cfg.interval_s)), lang)
+
+
+def regions_text(views: Sequence[RegionView], lang: str = DEFAULT_LANGUAGE) -> str:
+    """``"2 of 5 regions failing"`` (of the fresh ones), plus the stale and missing counts, in
+    ``lang``; in English the words of ``engine.regions.summary``."""
+    fresh = [v for v in views if v.freshness == "fresh"]
+    failing = sum(1 for v in fresh if v.status is Status.DOWN)
+    text = translate(
+        lang, "%(failing)s of %(total)s regions failing", failing=failing, total=len(fresh)
+    )
+    stale = sum(1 for v in views if v.freshness == "stale")
+    missing = sum(1 for v in views if v.freshness == "missing")
+    if stale:
+        text += translate(lang, ", %(n)s stale", n=stale)
+    if missing:
+        text += translate(lang, ", %(n)s missing", n=missing)
+    return text
 
 
 async def public_incident(

@@ -28,6 +28,7 @@ from statpulse.engine.incidents import OPEN
 from statpulse.model import Component, Monitor
 from statpulse.store.sql_incidents import Incident
 from statpulse.store.sql_maintenance import Maintenance
+from statpulse.web.public.i18n import N_
 from statpulse.web.public.markdown import render_markdown
 from statpulse.web.public.statuspage_data import affects_page
 
@@ -47,17 +48,17 @@ __all__ = [
 PageComponents = Sequence[tuple[Component, Monitor | None]]
 
 _UPDATE_LABELS = {
-    "investigating": "Investigating",
-    "identified": "Identified",
-    "monitoring": "Monitoring",
-    "resolved": "Resolved",
-    "postmortem": "Postmortem",
+    "investigating": N_("Investigating"),
+    "identified": N_("Identified"),
+    "monitoring": N_("Monitoring"),
+    "resolved": N_("Resolved"),
+    "postmortem": N_("Postmortem"),
 }
 _IMPACT_LABELS = {
-    "none": "No impact",
-    "minor": "Minor impact",
-    "major": "Major impact",
-    "critical": "Critical impact",
+    "none": N_("No impact"),
+    "minor": N_("Minor impact"),
+    "major": N_("Major impact"),
+    "critical": N_("Critical impact"),
 }
 
 
@@ -123,10 +124,12 @@ class Notices:
 
 
 def update_label(status: str) -> str:
+    """The English words for an update's status: a message id the templates translate."""
     return _UPDATE_LABELS.get(status, status.capitalize())
 
 
 def impact_label(impact: str) -> str:
+    """The English words for an impact: a message id the templates translate."""
     return _IMPACT_LABELS.get(impact, impact.capitalize())
 
 

@@ -29,11 +29,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from functools import cache
 from itertools import groupby
 
 from markupsafe import Markup, escape
 
 from statpulse.model import DayUptime
+from statpulse.web.public.i18n import DEFAULT_LANGUAGE, plural_forms, translate, translate_plural
 from statpulse.web.public.view import day_uptime_pct, format_pct, uptime_pct
 
 __all__ = [
@@ -69,35 +71,58 @@ def day_class(day: DayUptime) -> str:
     return "u-ok"
 
 
-def day_title(day: DayUptime) -> str:
-    """Tooltip text of one day: ``"2024-05-01: 99.95 % uptime, 8640 checks"`` or
+def day_title(day: DayUptime, lang: str = DEFAULT_LANGUAGE) -> str:
+    """Tooltip text of one day in ``lang``: ``"2024-05-01: 99.95 % uptime, 8640 checks"`` or
     ``"2024-05-01: No data"`` (unescaped)."""
+    no_data, one, many, degraded = _day_texts(lang)
     pct = day_uptime_pct(day)
     if pct is None:
-        return f"{day.day}: No data"
-    text = f"{day.day}: {format_pct(pct)} uptime, {day.checks} check{'s' * (day.checks != 1)}"
+        return no_data % {"day": day.day}
+    values = {"day": day.day, "pct": format_pct(pct, lang), "n": day.checks}
+    text = (one if day.checks == 1 else many) % values
     if day.degraded:
-        text += f", {day.degraded} degraded"
+        text += degraded % {"n": day.degraded}
     return text
 
 
-def _summary(days: Sequence[DayUptime]) -> str:
+@cache
+def _day_texts(lang: str) -> tuple[str, str, str, str]:
+    """The messages of :func:`day_title` in ``lang``, looked up once rather than per day:
+    (no data, one check, several checks, degraded)."""
+    one, many = plural_forms(
+        lang, "%(day)s: %(pct)s uptime, %(n)s check", "%(day)s: %(pct)s uptime, %(n)s checks"
+    )
+    return translate(lang, "%(day)s: No data"), one, many, translate(lang, ", %(n)s degraded")
+
+
+def _summary(days: Sequence[DayUptime], lang: str) -> str:
     down = sum(1 for d in days if d.checks > 0 and d.ok < d.checks)
     slow = sum(1 for d in days if day_class(d) == "u-degraded")
     empty = sum(1 for d in days if d.checks <= 0)
-    return (
-        f"Days with downtime: {down}. Days with degraded performance: {slow}. "
-        f"Days without data: {empty}."
+    return translate(
+        lang,
+        "Days with downtime: %(down)s. Days with degraded performance: %(slow)s. "
+        "Days without data: %(empty)s.",
+        down=down,
+        slow=slow,
+        empty=empty,
     )
 
 
-def uptime_bar(days: Sequence[DayUptime], *, label: str, uid: str | None = None) -> Markup:
+def uptime_bar(
+    days: Sequence[DayUptime],
+    *,
+    label: str,
+    uid: str | None = None,
+    lang: str = DEFAULT_LANGUAGE,
+) -> Markup:
     """An inline ``<svg role="img">`` with one bar per day of ``days`` (oldest first).
 
     ``label`` names what is measured (a component's name); the accessible name reads
     ``"<label>: uptime over the last N days: 99.95 %"``. ``uid`` makes the element ids
     unique on the page (pass the component id); by default it is derived from ``label``,
-    which only collides if two bars share a label and first day. All text is escaped.
+    which only collides if two bars share a label and first day. All text is escaped and in
+    ``lang`` (the page's language).
     """
     n = len(days)
     if uid is None:
@@ -105,12 +130,19 @@ def uptime_bar(days: Sequence[DayUptime], *, label: str, uid: str | None = None)
         uid = hashlib.blake2s(f"{label}\0{first}".encode(), digest_size=5).hexdigest()
     base = "ub-" + _UNSAFE_ID.sub("", uid)
     pct = uptime_pct(days)
-    name = f"{label}: uptime over the last {n} day{'s' * (n != 1)}: {format_pct(pct)}"
+    name = translate_plural(
+        lang,
+        "%(label)s: uptime over the last %(n)s day: %(pct)s",
+        "%(label)s: uptime over the last %(n)s days: %(pct)s",
+        n,
+        label=label,
+        pct=format_pct(pct, lang),
+    )
     parts = [
         f'<svg class="ub" viewBox="0 0 {max(n, 1)} 1" preserveAspectRatio="none" width="100%"'
         f' height="34" role="img" aria-labelledby="{base}-t" aria-describedby="{base}-d">'
         f'<title id="{base}-t">{escape(name)}</title>'
-        f'<desc id="{base}-d">{escape(_summary(days))}</desc>'
+        f'<desc id="{base}-d">{escape(_summary(days, lang))}</desc>'
     ]
     # Consecutive days of one colour share a <g class>: most days of a healthy service are
     # alike, so this saves a class attribute on almost every rect.
@@ -120,7 +152,7 @@ def uptime_bar(days: Sequence[DayUptime], *, label: str, uid: str | None = None)
         for day in run:
             parts.append(
                 f'<rect x="{x}" width="{BAR_WIDTH}" height="1">'
-                f"<title>{escape(day_title(day))}</title></rect>"
+                f"<title>{escape(day_title(day, lang))}</title></rect>"
             )
             x += 1
         parts.append("</g>")

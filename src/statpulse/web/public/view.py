@@ -18,6 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from statpulse.model import DayUptime, Status
+from statpulse.web.public.i18n import (
+    DEFAULT_LANGUAGE,
+    N_,
+    decimal_mark,
+    jinja_globals,
+    translate,
+)
 
 __all__ = [
     "ComponentView",
@@ -46,21 +53,21 @@ _SEVERITY: dict[Status, int] = {
 }
 
 _LABELS: dict[Status, str] = {
-    Status.UP: "Operational",
-    Status.DEGRADED: "Degraded performance",
-    Status.DOWN: "Major outage",
-    Status.MAINTENANCE: "Under maintenance",
-    Status.PAUSED: "Paused",
-    Status.UNKNOWN: "No data",
+    Status.UP: N_("Operational"),
+    Status.DEGRADED: N_("Degraded performance"),
+    Status.DOWN: N_("Major outage"),
+    Status.MAINTENANCE: N_("Under maintenance"),
+    Status.PAUSED: N_("Paused"),
+    Status.UNKNOWN: N_("No data"),
 }
 
 _BANNERS: dict[Status, str] = {
-    Status.UP: "All systems operational",
-    Status.DEGRADED: "Some systems are degraded",
-    Status.DOWN: "Major outage",
-    Status.MAINTENANCE: "Maintenance in progress",
-    Status.PAUSED: "Monitoring paused",
-    Status.UNKNOWN: "Status currently unavailable",
+    Status.UP: N_("All systems operational"),
+    Status.DEGRADED: N_("Some systems are degraded"),
+    Status.DOWN: N_("Major outage"),
+    Status.MAINTENANCE: N_("Maintenance in progress"),
+    Status.PAUSED: N_("Monitoring paused"),
+    Status.UNKNOWN: N_("Status currently unavailable"),
 }
 
 
@@ -108,7 +115,7 @@ class PageView:
         overall = self.overall
         known = [c.status for c in self.components if c.status in _SEVERITY]
         if overall is Status.DOWN and any(s not in (Status.DOWN, Status.UNKNOWN) for s in known):
-            return "Partial outage"
+            return N_("Partial outage")
         return banner_text(overall)
 
 
@@ -126,12 +133,13 @@ def overall_status(statuses: Iterable[Status]) -> Status:
 
 
 def status_label(status: Status) -> str:
-    """The customer-facing words for one component's status."""
+    """The customer-facing words for one component's status, in English: a message id that
+    the template translates (``_(status_label(s))``)."""
     return _LABELS[status]
 
 
 def banner_text(overall: Status) -> str:
-    """The headline of the page for the overall status."""
+    """The headline of the page for the overall status (English, a message id)."""
     return _BANNERS[overall]
 
 
@@ -175,20 +183,21 @@ def last_days(rows: Iterable[DayUptime], *, today: date, n: int = 90) -> tuple[D
     return tuple(DayUptime(day, *totals[day]) for day in window)
 
 
-def format_pct(pct: float | None) -> str:
+def format_pct(pct: float | None, lang: str = DEFAULT_LANGUAGE) -> str:
     """``"99.95 %"``, truncated (never rounded up) to two decimals; ``"100 %"`` only for a
-    perfect score; ``"No data"`` for None.
+    perfect score; ``"No data"`` for None. In ``lang`` (``"99,95 %"``, ``"Keine Daten"`` in
+    German).
 
     Truncating keeps "100 %" for no failed check at all: 99.996 % shows as "99.99 %", not as
     a perfect score it did not earn.
     """
     if pct is None:
-        return "No data"
+        return translate(lang, "No data")
     if pct >= 100.0:
         return "100 %"
     # The epsilon absorbs float noise such as 99.95 stored as 99.94999999999999.
     hundredths = min(max(math.floor(pct * 100 + 1e-6), 0), 9999)
-    return f"{hundredths // 100}.{hundredths % 100:02d} %"
+    return f"{hundredths // 100}{decimal_mark(lang)}{hundredths % 100:02d} %"
 
 
 def iso_utc(moment: datetime) -> str:
@@ -207,29 +216,33 @@ def display_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def live_payload(page: PageView) -> dict[str, object]:
+def live_payload(page: PageView, lang: str = DEFAULT_LANGUAGE) -> dict[str, object]:
     """The JSON-able message of the live-update stream, read by ``static/live.js``.
 
-    ``{"overall", "banner", "updated_at", "components": [{"id", "status", "label"}]}``.
+    ``{"overall", "banner", "updated_at", "components": [{"id", "status", "label"}]}``, with
+    the banner and labels in ``lang`` (the page's language).
     """
     overall = page.overall
     return {
         "overall": overall.value,
-        "banner": page.banner,
+        "banner": translate(lang, page.banner),
         "updated_at": iso_utc(page.updated_at),
         "components": [
-            {"id": c.id, "status": c.status.value, "label": status_label(c.status)}
+            {"id": c.id, "status": c.status.value, "label": translate(lang, status_label(c.status))}
             for c in page.components
         ],
     }
 
 
 def template_globals() -> dict[str, object]:
-    """Helpers the status page templates call; add them to the Jinja2 environment's globals."""
+    """Helpers the status page templates call, with the translation globals of
+    :func:`statpulse.web.public.i18n.jinja_globals` (``_``, ``ngettext``, default ``lang``);
+    add them to the Jinja2 environment's globals."""
     # Imported here: svg imports this module for the uptime maths.
     from statpulse.web.public.svg import uptime_bar
 
     return {
+        **jinja_globals(),
         "banner_text": banner_text,
         "display_utc": display_utc,
         "format_pct": format_pct,

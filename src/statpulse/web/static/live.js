@@ -1,18 +1,30 @@
 // StatPulse status page: local times and live updates. The page is complete without it.
 // Messages (default "message" event) are JSON from statpulse.web.public.view.live_payload:
-// {overall, banner, updated_at, components: [{id, status, label}]}.
+// {overall, banner, updated_at, components: [{id, status, label}]}, in the page's language.
+// Each <time datetime="ISO">UTC text</time> is shown in the visitor's zone and the page's
+// language, with the UTC time as title (timeZoneName rules out dateStyle/timeStyle).
 (() => {
   "use strict";
   const main = document.querySelector("main[data-events]");
-  const fmt = new Intl.DateTimeFormat(undefined, {
+  const fields = {
     year: "numeric", month: "short", day: "numeric",
     hour: "numeric", minute: "2-digit", timeZoneName: "short",
-  });
+  };
+  const format = (zone) => {
+    const opts = zone ? { ...fields, timeZone: zone } : fields;
+    try { return new Intl.DateTimeFormat(document.documentElement.lang || undefined, opts); }
+    catch (_) { return new Intl.DateTimeFormat(undefined, opts); } // a bad lang tag
+  };
+  const local = format(), utc = format("UTC");
   const localise = (el) => {
     const d = new Date(el.getAttribute("datetime"));
-    if (!isNaN(d)) el.textContent = fmt.format(d);
+    if (isNaN(d)) return;
+    const text = local.format(d);
+    if (el.textContent !== text) el.textContent = text;
+    el.title = utc.format(d);
   };
-  document.querySelectorAll("time[datetime]").forEach(localise);
+  const localiseAll = () => document.querySelectorAll("time[datetime]").forEach(localise);
+  localiseAll();
   if (!main || !main.dataset.events || !window.EventSource) return;
 
   const banner = document.getElementById("overall");
@@ -35,10 +47,8 @@
       setStatus(el, c.status);
       setText(el.querySelector(".status"), c.label);
     }
-    if (updated && typeof p.updated_at === "string") {
-      updated.setAttribute("datetime", p.updated_at);
-      localise(updated);
-    }
+    if (updated && typeof p.updated_at === "string") updated.setAttribute("datetime", p.updated_at);
+    localiseAll();
   };
 
   let delay = 5000;
