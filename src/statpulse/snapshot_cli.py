@@ -28,10 +28,12 @@ def export_static(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Write the whole page (HTML, CSS, feeds, JSON, badges) as static files any web server or
-    CDN can serve while the origin is down. Exit 2 on an unknown page or a bad option."""
+    CDN can serve while the origin is down. Exit 2 on an unknown or private page or a bad
+    option."""
     # Imported here: the web app is heavy and the other commands should start quickly.
     from statpulse.store.engine import DatabaseUrlError
     from statpulse.web.public.snapshot import (
+        PrivatePage,
         SnapshotError,
         SnapshotTarget,
         TargetInUse,
@@ -56,6 +58,8 @@ def export_static(
         written = asyncio.run(export_page(settings, page, target, base_url=base_url))
     except UnknownPage:
         fail(f"--page: no status page {page!r}")
+    except PrivatePage as exc:
+        fail(f"--page: {exc}")
     except TargetInUse as exc:
         fail(f"--out: {exc}; choose a new or empty directory or prefix")
     except DatabaseUrlError as exc:

@@ -37,6 +37,8 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # Paths that mean the same on every host (the page's HTML links to them absolutely).
 _SHARED_PREFIXES = ("/static/",)
 _SHARED_PATHS = frozenset({"/favicon.ico", "/healthz"})
+CUSTOM_DOMAIN = "statpulse.custom_domain"
+"""Scope key set on a request that came in on a verified custom domain (its hostname)."""
 
 router = APIRouter(include_in_schema=False)
 
@@ -126,7 +128,7 @@ class HostRouting:
             await _misdirected(send, host)
             return
         path = rewrite_path(scope["path"], slug)
-        scope = {**scope, "path": path, "raw_path": path.encode()}
+        scope = {**scope, "path": path, "raw_path": path.encode(), CUSTOM_DOMAIN: host}
         await self.app(scope, receive, send)
 
 
