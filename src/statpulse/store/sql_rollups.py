@@ -263,3 +263,18 @@ class RollupsMixin(SqlBase):
                 )
             )
         return dict(days)
+
+    async def bucket_sketches(
+        self, monitor_id: uuid.UUID, resolution: Resolution, start: datetime, end: datetime
+    ) -> dict[datetime, LatencySketch]:
+        # One range scan of the primary key; a bucket's regions are merged in Python.
+        c = ROLLUP_TABLES[resolution].c
+        query = (
+            sa.select(c.bucket_start, c.sketch)
+            .where(c.monitor_id == monitor_id, c.bucket_start >= start, c.bucket_start < end)
+            .order_by(c.bucket_start)
+        )
+        blobs: dict[datetime, list[bytes]] = defaultdict(list)
+        for row in await self._all(query):
+            blobs[row.bucket_start].append(row.sketch)
+        return {at: LatencySketch.merged_from_bytes(found) for at, found in blobs.items()}
