@@ -8,6 +8,8 @@ the subscriber's own unsubscribe link in the text. The group key names the incid
 and the timeline entry (or the maintenance occurrence), so a replay or a second process queues
 nothing more. Drafts are never sent.
 
+SMS subscribers get each message shortened to one plain SMS (``subscriber_sms.for_sms``).
+
 Matching: a subscriber follows its components, or every component of its page when it chose
 none; an incident or a window without components concerns everyone.
 """
@@ -18,6 +20,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+from statpulse.engine.subscriber_sms import for_sms
 from statpulse.notify.dispatcher import message_doc
 from statpulse.notify.message import Message
 from statpulse.store.contract import Store
@@ -70,18 +73,21 @@ async def notify_subscribers(store: Store, incident: Incident, event: str, at: d
     # Opening is announced once, whatever the timeline holds when it is (re)published.
     key = f"sub:{incident.id}:{event}" + ("" if event == "incident.opened" else f":{update_id}")
     queued = 0
+    detail = f"{incident.status.capitalize()}: {body}"
     for sub in await _followers(store, incident.org_id, incident.components):
         message = Message(
             id="",
             event=event,
             title=f"{_LABELS[event]}: {incident.title}",
-            text=with_unsubscribe(f"{incident.status.capitalize()}: {body}", sub),
+            text=with_unsubscribe(detail, sub),
             occurred_at=at,
             severity=incident.impact,
             status=incident.status,
             url=f"{sub.page_url}/incidents/{incident.id}",
             incident_id=str(incident.id),
         )
+        if sub.kind == "sms":
+            message = for_sms(message, sub, detail)
         queued += await store.enqueue(
             incident.org_id, SUBSCRIBER_EVENT, key, message_doc(message), at, [sub.channel_id]
         )
@@ -105,6 +111,8 @@ async def notify_maintenance(
             status=message.status,
             url=sub.page_url,
         )
+        if sub.kind == "sms":
+            own = for_sms(own, sub, message.text)
         queued += await store.enqueue(
             maintenance.org_id,
             SUBSCRIBER_EVENT,

@@ -24,6 +24,7 @@ from statpulse.store import schema as t
 from statpulse.store.sql_channels import ChannelsMixin
 
 _s = t.subscribers.c
+_c = t.subscriber_codes.c
 SUBSCRIBER_EVENT = "subscriber.notice"
 
 
@@ -33,8 +34,8 @@ class Subscriber:
     org_id: uuid.UUID
     page_id: uuid.UUID
     channel_id: uuid.UUID
-    kind: str  # email | webhook | slack
-    address: str  # shown to the page's owner: an e-mail address or a webhook's origin
+    kind: str  # email | webhook | slack | sms
+    address: str  # shown to the page's owner: an e-mail address, a phone number, an origin
     components: tuple[uuid.UUID, ...]  # empty: every component of the page
     nonce: str
     page_url: str
@@ -134,6 +135,49 @@ class SubscribersMixin(ChannelsMixin):
         if row is None:
             return False
         return await self.delete_channel(row.org_id, row.channel_id)
+
+    # The confirmation code of an SMS subscriber (web/public/subscribe_sms.py).
+
+    async def set_subscriber_code(
+        self, subscriber_id: uuid.UUID, code_hash: str, expires_at: datetime
+    ) -> None:
+        """Replaces the subscriber's pending code (attempts start again at 0)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(t.subscriber_codes.delete().where(_c.subscriber_id == subscriber_id))
+            await conn.execute(
+                t.subscriber_codes.insert().values(
+                    subscriber_id=subscriber_id,
+                    code_hash=code_hash,
+                    expires_at=expires_at,
+                    attempts=0,
+                    created_at=utcnow(),
+                )
+            )
+
+    async def spend_subscriber_code(
+        self, subscriber_id: uuid.UUID, max_attempts: int
+    ) -> tuple[str, datetime] | None:
+        """Counts one attempt at the pending code and returns its hash and expiry; None when
+        there is none or ``max_attempts`` were made (the count is raised atomically first, so
+        concurrent tries cannot compare more than ``max_attempts`` times)."""
+        async with self._engine.begin() as conn:
+            done = await conn.execute(
+                t.subscriber_codes.update()
+                .where(_c.subscriber_id == subscriber_id, _c.attempts < max_attempts)
+                .values(attempts=_c.attempts + 1)
+            )
+            if not done.rowcount:
+                return None
+            row = (
+                await conn.execute(
+                    sa.select(_c.code_hash, _c.expires_at).where(_c.subscriber_id == subscriber_id)
+                )
+            ).first()
+        return (row.code_hash, row.expires_at) if row is not None else None
+
+    async def clear_subscriber_code(self, subscriber_id: uuid.UUID) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(t.subscriber_codes.delete().where(_c.subscriber_id == subscriber_id))
 
 
 def _subscriber(row: sa.Row[Any]) -> Subscriber:

@@ -1,8 +1,9 @@
 """``/api/v1/pages/{page_id}/subscribers``: a page's subscribers, for its owner.
 
 - ``GET``: oldest first, redacted: an e-mail address keeps its first character and its domain,
-  a webhook shows its origin only, Slack shows ``slack``; secrets (signing secrets, URLs with
-  tokens, sealed in the subscriber's channel) never appear.
+  a webhook shows its origin only, Slack shows ``slack``, a phone number its first 3 and last 2
+  characters; secrets (signing secrets, URLs with tokens, sealed in the subscriber's channel)
+  never appear.
 - ``DELETE .../{subscriber_id}``: removes the subscriber and its queued messages (204).
 
 Reads need any key, deletes a write key; another organisation's page or subscriber is a 404.
@@ -26,8 +27,10 @@ router = APIRouter(prefix="/api/v1/pages", tags=["subscribers"])
 
 class SubscriberOut(BaseModel):
     id: uuid.UUID
-    kind: str = Field(description="email | webhook | slack")
-    address: str = Field(description="Redacted: e.g. j***@example.com, https://host, slack.")
+    kind: str = Field(description="email | webhook | slack | sms")
+    address: str = Field(
+        description="Redacted: e.g. j***@example.com, https://host, slack, +44********23."
+    )
     components: list[uuid.UUID] = Field(description="Followed components; empty: all.")
     confirmed: bool
     confirmed_at: datetime | None
@@ -47,6 +50,8 @@ class SubscriberOut(BaseModel):
 
 
 def redact(kind: str, address: str) -> str:
+    if kind == "sms":  # the first 3 and last 2 characters of the number
+        return address[:3] + "*" * max(len(address) - 5, 0) + address[-2:]
     if kind != "email":
         return address  # already only an origin (webhook) or "slack"
     local, _, domain = address.rpartition("@")

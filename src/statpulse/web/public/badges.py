@@ -36,12 +36,14 @@ from statpulse.model import Component, Monitor, Status, StatusPage, utcnow
 from statpulse.reports.ranges import range_stats
 from statpulse.web.deps import ServicesDep
 from statpulse.web.errors import not_found
+from statpulse.web.public.cors import PUBLIC_CORS
 from statpulse.web.public.data import page_view
 from statpulse.web.public.view import format_pct, last_days, overall_status, uptime_pct
 
 router = APIRouter(tags=["public"], include_in_schema=False)
 
 HEADERS = {
+    **PUBLIC_CORS,
     "Cache-Control": "public, max-age=60",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
 }

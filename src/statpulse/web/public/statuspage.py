@@ -26,6 +26,7 @@ from statpulse.store.contract import Store
 from statpulse.store.sql_incidents import Incident
 from statpulse.web.deps import ServicesDep
 from statpulse.web.errors import error_body
+from statpulse.web.public.cors import PUBLIC_CORS
 from statpulse.web.public.statuspage_data import (
     LIMIT,
     Doc,
@@ -37,7 +38,7 @@ from statpulse.web.public.statuspage_data import (
 router = APIRouter(prefix="/s/{slug}/api/v2", tags=["statuspage"])
 
 CACHE_CONTROL = "public, max-age=10, stale-while-revalidate=30, stale-if-error=86400"
-CORS = {"Access-Control-Allow-Origin": "*"}
+CORS = PUBLIC_CORS  # web/public/cors.py: the one rule of the public documents
 BATCH = 100
 MAX_SCAN = 1000
 

@@ -1,5 +1,7 @@
-"""Public subscriptions to a status page: ``POST /s/{slug}/subscribe`` (an url-encoded form:
-``kind`` email|webhook|slack, ``address`` (an e-mail address or the webhook/Slack URL),
+"""Public subscriptions to a status page: ``GET /s/{slug}/subscribe`` (the form,
+``subscribe_form.py``), ``POST /s/{slug}/subscribe`` (an url-encoded form: ``kind``
+email|webhook|slack|sms, ``address`` (an e-mail address, the webhook/Slack URL or a phone
+number: SMS is ``subscribe_sms.py``),
 optional ``components`` (repeated, component ids of the page; none: all), optional ``secret``
 (a webhook's ``whsec_`` secret; one is generated and shown once otherwise)),
 ``GET /s/{slug}/subscribe/confirm?token=`` and ``GET /s/{slug}/unsubscribe?token=``.
@@ -39,12 +41,14 @@ from statpulse.security.secrets import load_or_create_keyring
 from statpulse.settings import Settings
 from statpulse.store.sql_subscribers import SUBSCRIBER_EVENT, Subscriber
 from statpulse.web.deps import ServicesDep
+from statpulse.web.public.i18n import jinja_globals
 from statpulse.web.public.routes import CSP
+from statpulse.web.public.subscribe_form import Refusal, form_response
 from statpulse.web.services import Services
 
 router = APIRouter(tags=["public"], include_in_schema=False)
 
-KINDS = ("email", "webhook", "slack")
+KINDS = ("email", "webhook", "slack", "sms")
 MAX_FORM = 8 * 1024
 EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 # Per page: subscriptions of one address per hour, and of one client per 10 minutes.
@@ -54,6 +58,7 @@ CLIENT_LIMIT, CLIENT_WINDOW_S = 10, 600.0
 _templates = Environment(
     loader=PackageLoader("statpulse", "web/templates"), autoescape=select_autoescape(default=True)
 )
+_templates.globals.update(jinja_globals())
 
 
 class RateLimit:
@@ -133,6 +138,29 @@ def _email_config(settings: Settings, address: str) -> dict[str, object] | None:
     return config
 
 
+async def _refused(
+    svc: Services,
+    page: StatusPage,
+    kind: str,
+    field: str,
+    text: str,
+    values: dict[str, str],
+    components: list[str],
+) -> HTMLResponse:
+    """The subscribe form again (422), with ``text`` next to ``field`` of ``kind``'s form."""
+    refusal = Refusal(kind, {field: text}, values, components)
+    pairs = await svc.store.page_components(page.id)
+    return form_response(page, pairs, svc.settings, 422, refusal)
+
+
+@router.get("/s/{slug}/subscribe", response_class=HTMLResponse)
+async def subscribe_form(slug: str, svc: ServicesDep) -> HTMLResponse:
+    page = await svc.store.get_page(slug)
+    if page is None:
+        return _html(404, "Status page not found")
+    return form_response(page, await svc.store.page_components(page.id), svc.settings)
+
+
 @router.post("/s/{slug}/subscribe", response_class=HTMLResponse)
 async def subscribe(slug: str, request: Request, svc: ServicesDep) -> HTMLResponse:
     page = await svc.store.get_page(slug)
@@ -144,8 +172,10 @@ async def subscribe(slug: str, request: Request, svc: ServicesDep) -> HTMLRespon
     form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
     values = dict(form)
     kind, address = values.get("kind", "email"), values.get("address", "").strip()
+    chosen = [value for name, value in form if name == "components"]
     if kind not in KINDS:
-        return _html(422, "Cannot subscribe", "Choose e-mail, webhook or Slack.", page=page)
+        text = "Choose e-mail, SMS, webhook or Slack."
+        return await _refused(svc, page, kind, "kind", text, values, chosen)
     on_page = {c.id for c, _ in await svc.store.page_components(page.id)}
     components: list[uuid.UUID] = []
     for _, value in (item for item in form if item[0] == "components"):
@@ -154,7 +184,8 @@ async def subscribe(slug: str, request: Request, svc: ServicesDep) -> HTMLRespon
         except ValueError:
             component = None
         if component is None or component not in on_page:
-            return _html(422, "Cannot subscribe", "Unknown component.", page=page)
+            text = "Unknown component."
+            return await _refused(svc, page, kind, "components", text, values, chosen)
         components.append(component)
     now = time.monotonic()
     client = request.client.host if request.client else "?"
@@ -162,12 +193,23 @@ async def subscribe(slug: str, request: Request, svc: ServicesDep) -> HTMLRespon
     if not limits.allow(
         ("client", str(page.id), client), CLIENT_LIMIT, CLIENT_WINDOW_S, now
     ) or not limits.allow(
-        ("address", str(page.id), address.lower()), ADDRESS_LIMIT, ADDRESS_WINDOW_S, now
+        ("address", str(page.id), _limit_key(kind, address)), ADDRESS_LIMIT, ADDRESS_WINDOW_S, now
     ):
         return _html(429, "Too many requests", "Please try again later.", page=page)
     if kind == "email":
         return await _subscribe_email(svc, request, page, address.lower(), components)
+    if kind == "sms":
+        # Imported here: subscribe_sms builds on this module's tokens and pages.
+        from statpulse.web.public import subscribe_sms
+
+        return await subscribe_sms.start(svc, request, page, values, components)
     return await _subscribe_hook(svc, request, page, kind, address, values, components)
+
+
+def _limit_key(kind: str, address: str) -> str:
+    """The address as the rate limit counts it: a phone number by its digits alone, so
+    spacing it differently is no way around the limit."""
+    return re.sub(r"[^+0-9]", "", address) if kind == "sms" else address.lower()
 
 
 def _new(
@@ -211,8 +253,12 @@ async def _subscribe_email(
     )
     config = _email_config(svc.settings, address) if EMAIL.match(address) else None
     if config is None:
-        reason = "Enter a valid e-mail address." if not EMAIL.match(address) else ""
-        return _html(422, "Cannot subscribe", reason or "E-mail is not available.", page=page)
+        values, chosen = {"address": address}, [str(c) for c in comps]
+        if _email_config(svc.settings, "x@example.com") is None:
+            text = "E-mail is not available on this server."
+            return await _refused(svc, page, "email", "kind", text, values, chosen)
+        text = "Enter a valid e-mail address."
+        return await _refused(svc, page, "email", "address", text, values, chosen)
     if await svc.store.find_subscriber(page.id, "email", address) is not None:
         return done  # the same answer: never reveal who is subscribed
     notifier = NOTIFIERS["email"]
@@ -260,7 +306,9 @@ async def _subscribe_hook(
         valid = notifier.validate(config)
     except ConfigError as exc:
         field = "address" if exc.field == "config.url" else "secret"
-        return _html(422, "Cannot subscribe", f"{field}: {exc.message}", page=page)
+        text = f"{exc.message[:1].upper()}{exc.message[1:]}."
+        chosen = [str(c) for c in comps]
+        return await _refused(svc, page, kind, field, text, values, chosen)
     origin = urlsplit(url)
     address = f"{origin.scheme}://{origin.hostname}" if kind == "webhook" else "slack"
     sub, _ = _new(request, svc, page, kind, address, comps)
