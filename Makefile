@@ -28,10 +28,10 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Debian packages the tests start as real processes: PgBouncer (tests/pgbouncer.py) and Caddy
-# (tests/test_caddy_e2e.py).
+# Debian packages the tests start as real processes: PgBouncer (tests/pgbouncer.py), Caddy
+# (tests/test_caddy_e2e.py) and Chromium (tests/web/browser.py, driven by Playwright).
 test-deps:
-	scripts/install-debian-packages pgbouncer caddy
+	scripts/install-debian-packages pgbouncer caddy chromium
 
 test: lint test-deps
 	$(BIN)/pytest
@@ -43,3 +43,11 @@ clean:
 .PHONY: bench-deps
 bench-deps:
 	scripts/install-debian-packages 'nginx-light|nginx' prometheus-blackbox-exporter
+
+# Lighthouse (npm, pinned by bench/package-lock.json) and the Debian Chromium it drives
+# (bench/lighthouse.py).
+.PHONY: bench-lighthouse-deps
+bench-lighthouse-deps:
+	scripts/install-debian-packages chromium nodejs
+	command -v npm >/dev/null || scripts/install-debian-packages npm
+	npm ci --prefix bench --no-audit --no-fund

@@ -28,7 +28,8 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
-                headers.extend(_HEADERS)
+                present = {name.lower() for name, _ in headers}  # a route's own value wins
+                headers.extend(h for h in _HEADERS if h[0] not in present)
                 message["headers"] = headers
             await send(message)
 
