@@ -186,6 +186,18 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(default=None, description="SMTP user name, if any.")
     smtp_password: SecretStr | None = Field(default=None, description="SMTP password, if any.")
     smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP session (STARTTLS).")
+    # SMS subscribers (web/public/subscribe_sms.py) through Twilio's Messages API; without the
+    # account SID, auth token and sender, SMS subscriptions are refused.
+    sms_twilio_account_sid: str | None = Field(
+        default=None, description="Twilio account SID sending subscriber SMS."
+    )
+    sms_twilio_auth_token: SecretStr | None = Field(default=None, description="Its auth token.")
+    sms_twilio_from: str | None = Field(
+        default=None, description="Sender of subscriber SMS: a Twilio number (E.164) or ID."
+    )
+    sms_twilio_url: str = Field(
+        default="https://api.twilio.com", description="Base URL of Twilio's API."
+    )
     signing_key: SecretStr | None = Field(
         default=None,
         description="Key signing subscribers' confirm/unsubscribe links (default: derived from "

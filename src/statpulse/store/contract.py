@@ -15,7 +15,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from statpulse.engine.rollup_query import Span
-from statpulse.engine.rollups import Rollup
+from statpulse.engine.rollups import Resolution, Rollup
+from statpulse.engine.sketch import LatencySketch
 from statpulse.model import (
     ApiKey,
     CheckResult,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from statpulse.custom_domains import CustomDomain
     from statpulse.engine.incidents import Impact, IncidentState, Override
     from statpulse.engine.maintenance import MaintenanceWindow
+    from statpulse.store.sql_access import PageAccess
     from statpulse.store.sql_audit import AuditEntry
     from statpulse.store.sql_channels import Channel
     from statpulse.store.sql_incidents import Incident
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from statpulse.store.sql_outbox import OutboxItem
     from statpulse.store.sql_runners import RunnerHealth
     from statpulse.store.sql_subscribers import Subscriber
+    from statpulse.web.public.appearance import PageAppearance
 
 
 class StoreError(Exception):
@@ -180,6 +183,13 @@ class Store(Protocol):
     ) -> dict[uuid.UUID, list[DayUptime]]:
         """Per monitor, per UTC day that has results in ``[start, end)``, oldest first, counted
         from raw results (exact for any bounds; the reference for the rollups, and benchmarks)."""
+
+    async def bucket_sketches(
+        self, monitor_id: uuid.UUID, resolution: Resolution, start: datetime, end: datetime
+    ) -> dict[datetime, LatencySketch]:
+        """Per bucket of ``resolution`` whose start lies in ``[start, end)`` and that has
+        results, the latency sketch of the monitor's ok checks in it, every region merged;
+        oldest first. Read from that resolution's rollups (pass bucket boundaries)."""
 
     # monitor state
     async def region_states(self, monitor_ids: Sequence[uuid.UUID]) -> list[RegionState]: ...
@@ -542,3 +552,42 @@ class Store(Protocol):
 
     async def delete_subscriber(self, org_id: uuid.UUID | None, subscriber_id: uuid.UUID) -> bool:
         """Removes it with its channel and queued messages; ``org_id`` None: any tenant's."""
+
+    async def set_subscriber_code(
+        self, subscriber_id: uuid.UUID, code_hash: str, expires_at: datetime
+    ) -> None:
+        """Replaces an SMS subscriber's pending confirmation code (attempts back to 0)."""
+
+    async def spend_subscriber_code(
+        self, subscriber_id: uuid.UUID, max_attempts: int
+    ) -> tuple[str, datetime] | None:
+        """Counts one attempt; the code's hash and expiry, or None (none, or attempts used)."""
+
+    async def clear_subscriber_code(self, subscriber_id: uuid.UUID) -> None: ...
+
+    # how status pages look (store/sql_appearance.py; web/public/appearance.py validates)
+    async def get_page_appearance(self, page_id: uuid.UUID) -> PageAppearance:
+        """The default look when none was set."""
+
+    async def set_page_appearance(self, page_id: uuid.UUID, appearance: PageAppearance) -> None:
+        """Replaces the page's appearance."""
+
+    # private status pages (store/sql_access.py)
+    async def get_page_access(self, page_id: uuid.UUID) -> PageAccess | None: ...
+
+    async def page_access_by_slug(self, slug: str) -> PageAccess | None: ...
+
+    async def set_page_access(
+        self,
+        page_id: uuid.UUID,
+        *,
+        password_hash: str | None,
+        email_domains: Sequence[str],
+        ip_allowlist: Sequence[str],
+    ) -> PageAccess:
+        """Stores the rules; bumps ``session_version`` when they differ from the stored ones."""
+
+    async def create_access_link(self, page_id: uuid.UUID, expires_at: datetime) -> uuid.UUID: ...
+
+    async def use_access_link(self, link_id: uuid.UUID, page_id: uuid.UUID, now: datetime) -> bool:
+        """Spends a one-time sign-in link: True once, for an unused, unexpired link."""

@@ -264,6 +264,21 @@ status_pages = sa.Table(
     _created(),
 )
 
+# How a status page looks (migration 0014, store/sql_appearance.py): one JSON document per page,
+# ``web.public.appearance.to_document``'s shape (images base64); no row: the default look.
+page_appearance = sa.Table(
+    "page_appearance",
+    metadata,
+    sa.Column(
+        "page_id",
+        sa.Uuid(),
+        sa.ForeignKey("status_pages.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("document", JSONDocument, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
 page_components = sa.Table(
     "page_components",
     metadata,
@@ -547,4 +562,54 @@ subscribers = sa.Table(
     _created(),
     sa.Index(None, "page_id", "kind", "address"),
     sa.Index(None, "channel_id", unique=True),
+)
+
+# The pending confirmation code of an SMS subscriber (web/public/subscribe_sms.py): its HMAC,
+# when it expires and how many times it was tried; gone once confirmed.
+subscriber_codes = sa.Table(
+    "subscriber_codes",
+    metadata,
+    sa.Column(
+        "subscriber_id",
+        sa.Uuid(),
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    _created(),
+)
+
+# Private status pages (migration 0015, store/sql_access.py, web/public/access.py). No row, or
+# every rule empty: the page is public. ``session_version`` grows on every change of the rules,
+# and access cookies carry it, so a change signs every visitor out.
+page_access = sa.Table(
+    "page_access",
+    metadata,
+    sa.Column(
+        "page_id",
+        sa.Uuid(),
+        sa.ForeignKey("status_pages.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("password_hash", sa.String(255), nullable=True),  # argon2id; NULL: no password
+    sa.Column("email_domains", JSONDocument, nullable=False),  # lower-case domain names
+    sa.Column("ip_allowlist", JSONDocument, nullable=False),  # normalised CIDRs
+    sa.Column("session_version", sa.Integer(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+# One-time e-mail sign-in links: ``used_at`` is set by the one conditional UPDATE that spends
+# the link, so a link works once whichever worker serves it.
+page_access_links = sa.Table(
+    "page_access_links",
+    metadata,
+    _id(),
+    sa.Column(
+        "page_id", sa.Uuid(), sa.ForeignKey("status_pages.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "page_id"),
+    sa.Index(None, "expires_at"),
 )

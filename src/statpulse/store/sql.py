@@ -7,7 +7,9 @@ import sqlalchemy as sa
 from statpulse.security.secrets import Keyring
 from statpulse.store.engine import create_engine
 from statpulse.store.migrate import upgrade
+from statpulse.store.sql_access import AccessMixin
 from statpulse.store.sql_accounts import AccountsMixin
+from statpulse.store.sql_appearance import AppearanceMixin
 from statpulse.store.sql_channels import ChannelsMixin
 from statpulse.store.sql_domains import DomainsMixin
 from statpulse.store.sql_heartbeats import HeartbeatsMixin
@@ -36,6 +38,8 @@ class SqlStore(
     IncidentsMixin,
     OutboxMixin,
     DomainsMixin,
+    AccessMixin,
+    AppearanceMixin,
 ):
     async def close(self) -> None:
         await self._engine.dispose()

@@ -9,7 +9,6 @@ from datetime import datetime
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
-from fastapi.staticfiles import StaticFiles
 
 from statpulse import __version__
 from statpulse.model import utcnow
@@ -31,14 +30,21 @@ from statpulse.web.api import (
     status,
     subscribers,
 )
+from statpulse.web.api.access import router as access_api
+from statpulse.web.api.appearance import router as appearance_api
 from statpulse.web.domains import HostRouting
 from statpulse.web.domains import router as tls_ask
 from statpulse.web.middleware import RequestContext
-from statpulse.web.public import badges, feeds, statuspage, subscribe
+from statpulse.web.public import badges, feeds, statuspage, subscribe, subscribe_sms, widget
 from statpulse.web.public import routes as public
+from statpulse.web.public.access import PrivatePages
+from statpulse.web.public.access_signin import router as access_signin
+from statpulse.web.public.assets import router as public_assets
+from statpulse.web.public.component_view import router as component_page
 from statpulse.web.public.routes import CachedPages
 from statpulse.web.public.snapshot import SnapshotPublisher, SnapshotTarget, renderer
 from statpulse.web.services import Services
+from statpulse.web.static_files import StaticAssets
 
 StartupHook = Callable[[Services, AsyncExitStack], Awaitable[None]]
 """Runs after the services started; may push its own cleanup onto the exit stack."""
@@ -74,6 +80,7 @@ def create_app(
     errors.install(app)
     # Pages compress ~25x (SVG bars repeat); GZip skips text/event-stream, so SSE still streams.
     app.add_middleware(CachedPages)  # fresh status-page renders, answered before routing
+    app.add_middleware(PrivatePages)  # every URL of a private page needs access (outside the cache)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(HostRouting, settings=settings)  # custom domains (off by default)
     app.add_middleware(RequestContext)
@@ -84,6 +91,8 @@ def create_app(
     app.include_router(regions.router)
     app.include_router(channels.router)
     app.include_router(pages.router)
+    app.include_router(appearance_api)
+    app.include_router(access_api)
     app.include_router(domains.router)
     app.include_router(slos.router)
     app.include_router(incidents.router)
@@ -94,13 +103,18 @@ def create_app(
     app.include_router(status.router)
     app.include_router(subscribers.router)
     app.include_router(public.router)
+    app.include_router(public_assets)
+    app.include_router(component_page)
+    app.include_router(access_signin)
     app.include_router(statuspage.router)
     app.include_router(feeds.router)
     app.include_router(badges.router)
     app.include_router(subscribe.router)
+    app.include_router(subscribe_sms.router)
+    app.include_router(widget.router)
     app.include_router(push.router)
     app.include_router(push.api_router)
-    app.mount("/static", StaticFiles(packages=[("statpulse", "web/static")]), name="static")
+    app.mount("/static", StaticAssets(packages=[("statpulse", "web/static")]), name="static")
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

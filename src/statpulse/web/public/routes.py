@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl
@@ -24,6 +25,7 @@ from statpulse.model import StatusPage, utcnow
 from statpulse.web.deps import ServicesDep, services
 from statpulse.web.errors import invalid, not_found
 from statpulse.web.public.data import history_cursor, page_notices, page_view, public_incident
+from statpulse.web.public.live_fanout import HEARTBEAT_SHARE_S, fanout_for
 from statpulse.web.public.render_cache import RenderCache, Rendered, etag_matches
 from statpulse.web.public.view import live_payload, template_globals
 from statpulse.web.services import Services
@@ -168,9 +170,12 @@ async def _render_status_page(svc: Services, slug: str, before: str | None) -> b
         cursor = await history_cursor(svc.store, page, components, before_id)
         if cursor is None:
             raise not_found("incident")
-    view = await page_view(svc.store, page, now)
+    appearance = await svc.store.get_page_appearance(page.id)
+    view = await page_view(svc.store, page, now, lang=appearance.language)
     notices = await page_notices(svc.store, page, components, now, cursor)
-    html = _templates.get_template("status_page.html").render(page=view, notices=notices)
+    html = _templates.get_template("status_page.html").render(
+        page=view, notices=notices, appearance=appearance, lang=appearance.language
+    )
     return html.encode()
 
 
@@ -208,7 +213,14 @@ async def incident_page(slug: str, incident_id: str, svc: ServicesDep) -> HTMLRe
         incident = await public_incident(svc.store, page, components, found_id)
     if incident is None:
         raise not_found("incident")
-    return _html("incident.html", page=page, incident=incident)
+    appearance = await svc.store.get_page_appearance(page.id)
+    return _html(
+        "incident.html",
+        page=page,
+        incident=incident,
+        appearance=appearance,
+        lang=appearance.language,
+    )
 
 
 @router.get("/s/{slug}/events")
@@ -224,23 +236,39 @@ async def status_events(slug: str, svc: ServicesDep) -> StreamingResponse:
 async def _stream(svc: Services, page: StatusPage) -> AsyncIterator[str]:
     """The current state at once, again on every change of a monitor of the page, and at least
     every HEARTBEAT_S seconds; ends when the server stops."""
+    # The state is read once per page per change and shared by the page's clients
+    # (live_fanout.py); on connecting, a client shares only a read in flight. The key is
+    # the page: add to it anything else render() comes to depend on.
+    fanout = fanout_for(svc.live)
+
+    async def render() -> str:
+        lang = (await svc.store.get_page_appearance(page.id)).language  # banner and labels
+        view = await page_view(svc.store, page, utcnow(), with_history=False, lang=lang)
+        payload = live_payload(view, lang)
+        return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
+
     async with svc.live.subscribe() as events:
         yield "retry: 3000\n\n"
+        max_age_s = 0.0
         while not svc.stopping.is_set():
-            view = await page_view(svc.store, page, utcnow(), with_history=False)
-            yield f"data: {json.dumps(live_payload(view), separators=(',', ':'))}\n\n"
-            await _next_event(events, svc.stopping)
+            yield await fanout.payload(page.id, render, max_age_s=max_age_s)
+            changed = await _next_event(events, svc.stopping)
+            max_age_s = math.inf if changed else HEARTBEAT_SHARE_S
 
 
-async def _next_event(events: asyncio.Queue[MonitorChanged], stopping: asyncio.Event) -> None:
-    """Wait for a state change, the heartbeat or shutdown, whichever comes first."""
+async def _next_event(events: asyncio.Queue[MonitorChanged], stopping: asyncio.Event) -> bool:
+    """Wait for a state change, the heartbeat or shutdown, whichever comes first; True when
+    a state change came."""
     get = asyncio.ensure_future(events.get())
     stop = asyncio.ensure_future(stopping.wait())
     try:
         await asyncio.wait({get, stop}, timeout=HEARTBEAT_S, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        changed = get.done() and not get.cancelled()
         get.cancel()
         stop.cancel()
     # Coalesce a burst of changes into one re-read.
     while not events.empty():
         events.get_nowait()
+        changed = True
+    return changed

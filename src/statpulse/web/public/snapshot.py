@@ -1,12 +1,14 @@
 """A static snapshot of one status page: every public URL of ``/s/{slug}`` as plain files.
 
 The page is rendered through the real app (any ASGI callable serving it) and crawled: the page
-(``index.html``), each incident permalink it links (``incidents/{id}/index.html``), its older
-history pages (``older/{id}/index.html``), the assets it loads (``static/...``), the feeds, the
-Statuspage JSON (``api/v2/...``) and the badges. Links in the HTML are made relative and
-explicit (``../../index.html``), so the directory works from any base path and on hosts that
-resolve no directory index; the live-update stream is dropped (``live.js`` then only shows
-times in the viewer's zone). The "last updated" time is server-rendered text.
+(``index.html``), each incident permalink it links (``incidents/{id}/index.html``), each
+component's page (``components/{id}/index.html``), its older history pages
+(``older/{id}/index.html``), the assets it loads (``static/...``), the feeds, the
+Statuspage JSON (``api/v2/...``), the badges and the page's ``theme.css``, ``logo`` and
+``favicon`` when it links them (stored with their media type on S3). Links in the HTML are
+made relative and explicit (``../../index.html``), so the directory works from any base path
+and on hosts that resolve no directory index; the live-update stream is dropped (``live.js``
+then only shows times in the viewer's zone). The "last updated" time is server-rendered text.
 
 Feeds and JSON must hold absolute URLs: they name ``base_url`` (where the page is published).
 
@@ -40,6 +42,7 @@ from statpulse.archive.target import ArchiveError, ArchiveTarget
 from statpulse.bus.live import Broadcaster, MonitorChanged
 from statpulse.settings import Settings
 from statpulse.store.contract import Store
+from statpulse.web.public.appearance import sniff
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +67,8 @@ DOCUMENTS = (
         )
     ),
 )
+APPEARANCE_FILES = ("theme.css", "logo", "favicon")
+"""The page's appearance files (web/public/assets.py), fetched when the HTML links them."""
 MARKER = ".statpulse-snapshot"
 """Written into every snapshot (it holds the page's slug): only a location holding it, or an
 empty one, is ever replaced."""
@@ -80,6 +85,10 @@ class SnapshotError(Exception):
 
 class UnknownPage(SnapshotError):
     """No status page has this slug."""
+
+
+class PrivatePage(SnapshotError):
+    """The page is private (web/public/access.py): a snapshot would publish it to anyone."""
 
 
 class TargetInUse(SnapshotError):
@@ -125,7 +134,9 @@ def local_path(url: str, slug: str) -> str | None:
     head, _, tail = rest.partition("/")
     if head == "incidents" and _uuid(tail) is not None:
         return f"incidents/{_uuid(tail)}/index.html"
-    return rest if rest in DOCUMENTS else None
+    if head == "components" and _uuid(tail) is not None:
+        return f"components/{_uuid(tail)}/index.html"
+    return rest if rest in DOCUMENTS or rest in APPEARANCE_FILES else None
 
 
 def _server_url(path: str, slug: str) -> str:
@@ -161,9 +172,12 @@ def _links(html: str) -> list[str]:
     return [unescape(m[2] or m[3] or "") for *_, tag in parser.tags for m in _LINK.finditer(tag)]
 
 
-def rewrite_html(html: str, here: str, slug: str, present: set[str]) -> str:
+def rewrite_html(
+    html: str, here: str, slug: str, present: set[str], public: str | None = None
+) -> str:
     """``html`` of snapshot file ``here`` with links to files in ``present`` made relative and
-    the live-update stream removed; other links are left as they are."""
+    the live-update stream removed; with ``public`` (the page's public address), links to the
+    page's other URLs (the subscribe form) point there; other links are left as they are."""
     parser = _StartTags()
     parser.feed(html)
     parser.close()
@@ -175,6 +189,8 @@ def rewrite_html(html: str, here: str, slug: str, present: set[str]) -> str:
         url = unescape(match[2] if match[2] is not None else match[3])
         target = local_path(url, slug)
         if target is None or target not in present:
+            if public is not None and url.startswith(f"/s/{slug}/"):  # only the live page has it
+                return f'{match[1]}"{escape(public + url.removeprefix(f"/s/{slug}"))}"'
             return match[0]
         fragment = urlsplit(url).fragment
         relative = posixpath.relpath(target, base) + (f"#{fragment}" if fragment else "")
@@ -197,14 +213,21 @@ async def take_snapshot(
     """Crawl page ``slug`` through ``client`` (its base URL must be ``ORIGIN``).
 
     ``base_url``: the page's public address (no trailing slash), written into feeds and JSON.
-    Raises ``UnknownPage``, or ``SnapshotError`` when the app answers a page URL with an error.
+    Raises ``UnknownPage``, ``PrivatePage``, or ``SnapshotError`` when the app answers a page
+    URL with an error.
     """
     page = await store.get_page(slug)
     if page is None:
         raise UnknownPage(f"no status page {slug!r}")
+    access = await store.get_page_access(page.id)
+    if access is not None and access.private:
+        raise PrivatePage(
+            f"status page {slug!r} is private: a static snapshot would publish it to anyone"
+        )
     queue = ["index.html", *DOCUMENTS]
     for component, _ in await store.page_components(page.id):
         queue += [f"components/{component.id}/badge/{kind}.svg" for kind in ("uptime", "response")]
+        queue.append(f"components/{component.id}/index.html")
     required, seen = set(queue), set(queue)
     bodies: dict[str, bytes] = {}
     html: dict[str, str] = {}
@@ -232,7 +255,8 @@ async def take_snapshot(
     base_origin = "{0.scheme}://{0.netloc}/".format(urlsplit(base_url)).encode()
     for path, body in bodies.items():
         if path in html:
-            bodies[path] = rewrite_html(html[path], path, slug, present).encode()
+            public = base_url.rstrip("/")
+            bodies[path] = rewrite_html(html[path], path, slug, present, public).encode()
         elif not path.startswith("static/"):
             bodies[path] = body.replace(page_prefix, base).replace(origin, base_origin)
     return Snapshot(slug, bodies)
@@ -294,7 +318,11 @@ class SnapshotTarget:
         if found and f"{self.root}/{MARKER}" not in found:
             raise TargetInUse(f"{self.display} holds objects that are not a StatPulse snapshot")
         for path in _order(files):
-            metadata = {"Content-Type": _content_type(path), "Cache-Control": "max-age=10"}
+            content_type = sniff(files[path]) if path in ("logo", "favicon") else None
+            metadata = {
+                "Content-Type": content_type or _content_type(path),
+                "Cache-Control": "max-age=10",
+            }
             with self.fs.open_output_stream(f"{self.root}/{path}", metadata=metadata) as out:
                 out.write(files[path])
         wanted = {f"{self.root}/{p}" for p in files}
@@ -416,6 +444,14 @@ class SnapshotPublisher:
             try:
                 snapshot = await self._render(slug)
                 await asyncio.to_thread(target.write, snapshot)
+            except PrivatePage as exc:
+                # Never deleted here: the target may be shared; the operator removes it.
+                log.error(
+                    "snapshot not published; remove any earlier snapshot of this page",
+                    page=slug,
+                    target=target.display,
+                    error=str(exc),
+                )
             except (SnapshotError, OSError) as exc:
                 log.warning("snapshot not published", page=slug, error=str(exc))
         self.published += 1
