@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from statpulse.store.sql_access import PageAccess
     from statpulse.store.sql_audit import AuditEntry
     from statpulse.store.sql_channels import Channel
+    from statpulse.store.sql_groups import ComponentGroup
     from statpulse.store.sql_incidents import Incident
     from statpulse.store.sql_maintenance import ComponentOverride, Maintenance
     from statpulse.store.sql_outbox import OutboxItem
@@ -591,3 +592,21 @@ class Store(Protocol):
 
     async def use_access_link(self, link_id: uuid.UUID, page_id: uuid.UUID, now: datetime) -> bool:
         """Spends a one-time sign-in link: True once, for an unused, unexpired link."""
+
+    # component groups of status pages (store/sql_groups.py)
+    async def create_group(
+        self,
+        org_id: uuid.UUID,
+        page_id: uuid.UUID,
+        name: str,
+        component_ids: Sequence[uuid.UUID],
+    ) -> ComponentGroup:
+        """Last on the page; members of another group of the page move to this one."""
+
+    async def list_groups(self, page_id: uuid.UUID) -> list[ComponentGroup]:
+        """By position, members in the page's component order."""
+
+    async def delete_group(
+        self, org_id: uuid.UUID, page_id: uuid.UUID, group_id: uuid.UUID
+    ) -> bool:
+        """Members become ungrouped; False when the page has no such group."""

@@ -613,3 +613,37 @@ page_access_links = sa.Table(
     sa.Index(None, "page_id"),
     sa.Index(None, "expires_at"),
 )
+# Component groups of a status page (Statuspage's "group" components): a component of the page
+# belongs to at most one group of that page (the key); removing it from the page, or deleting
+# the group, ungroups it (cascades).
+component_groups = sa.Table(
+    "component_groups",
+    metadata,
+    _id(),
+    _org_fk(),
+    sa.Column(
+        "page_id", sa.Uuid(), sa.ForeignKey("status_pages.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("position", sa.Integer(), nullable=False),
+    _created(),
+    sa.Index(None, "page_id"),
+)
+component_group_members = sa.Table(
+    "component_group_members",
+    metadata,
+    sa.Column("page_id", sa.Uuid(), primary_key=True),
+    sa.Column("component_id", sa.Uuid(), primary_key=True),
+    sa.Column(
+        "group_id",
+        sa.Uuid(),
+        sa.ForeignKey("component_groups.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.ForeignKeyConstraint(
+        ["page_id", "component_id"],
+        ["page_components.page_id", "page_components.component_id"],
+        ondelete="CASCADE",
+    ),
+    sa.Index(None, "group_id"),
+)

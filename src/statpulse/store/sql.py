@@ -12,6 +12,7 @@ from statpulse.store.sql_accounts import AccountsMixin
 from statpulse.store.sql_appearance import AppearanceMixin
 from statpulse.store.sql_channels import ChannelsMixin
 from statpulse.store.sql_domains import DomainsMixin
+from statpulse.store.sql_groups import GroupsMixin
 from statpulse.store.sql_heartbeats import HeartbeatsMixin
 from statpulse.store.sql_incidents import IncidentsMixin
 from statpulse.store.sql_keys import KeysMixin
@@ -40,6 +41,7 @@ class SqlStore(
     DomainsMixin,
     AccessMixin,
     AppearanceMixin,
+    GroupsMixin,
 ):
     async def close(self) -> None:
         await self._engine.dispose()

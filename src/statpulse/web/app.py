@@ -32,6 +32,7 @@ from statpulse.web.api import (
 )
 from statpulse.web.api.access import router as access_api
 from statpulse.web.api.appearance import router as appearance_api
+from statpulse.web.api.groups import router as groups_api
 from statpulse.web.domains import HostRouting
 from statpulse.web.domains import router as tls_ask
 from statpulse.web.middleware import RequestContext
@@ -92,6 +93,7 @@ def create_app(
     app.include_router(channels.router)
     app.include_router(pages.router)
     app.include_router(appearance_api)
+    app.include_router(groups_api)
     app.include_router(access_api)
     app.include_router(domains.router)
     app.include_router(slos.router)

@@ -10,10 +10,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 
 from statpulse.engine.evaluate import stale_after
+from statpulse.engine.incidents import ComponentStatus
 from statpulse.engine.regions import RegionView, region_views
 from statpulse.model import Component, DayUptime, Monitor, RegionState, Status, StatusPage
 from statpulse.store.contract import Store
 from statpulse.store.sql_incidents import Incident
+from statpulse.web.public.component_state import (
+    ComponentState,
+    Source,
+    active_maintenances,
+    component_state,
+    maintenance_starts,
+)
 from statpulse.web.public.i18n import DEFAULT_LANGUAGE, translate
 from statpulse.web.public.incidents_view import (
     IncidentView,
@@ -23,7 +31,7 @@ from statpulse.web.public.incidents_view import (
     maintenance_views,
 )
 from statpulse.web.public.statuspage_data import affects_page
-from statpulse.web.public.view import ComponentView, PageView, last_days, uptime_pct
+from statpulse.web.public.view import ComponentView, GroupView, PageView, last_days, uptime_pct
 
 HISTORY_DAYS = 90
 HISTORY_PAGE = 10
@@ -46,8 +54,11 @@ async def page_view(
     lang: str = DEFAULT_LANGUAGE,
 ) -> PageView:
     """The page as of ``now``: components in order, their current status and, unless
-    ``with_history`` is false (the live stream needs only states), 90 days of daily uptime.
-    ``lang`` is the page's language, for the regions text."""
+    ``with_history`` is false (the live stream needs only states), 90 days of daily uptime and
+    the component groups. ``lang`` is the page's language, for the regions text.
+
+    The status is ``component_state`` (override, then maintenance, then the monitor with its
+    regions), the same as the Statuspage JSON's."""
     pairs = await store.page_components(page.id)
     today = now.astimezone(UTC).date()
     daily = {}
@@ -58,30 +69,79 @@ async def page_view(
         daily = await store.daily_uptime(monitor_ids, start, end)
     multi = [m for _, m in pairs if m is not None and len(m.config.regions) > 1]
     states = await store.region_states([m.id for m in multi]) if multi else []
+    overrides = {o.component_id: o for o in await store.list_overrides(page.org_id)}
+    maintenance = maintenance_starts(
+        active_maintenances(await store.list_maintenances(page.org_id), now)
+    )
+    groups = await store.list_groups(page.id) if with_history else []
+    group_of = {cid: g.id for g in reversed(groups) for cid in g.components}
     components = []
     for component, monitor in pairs:
         days: tuple[DayUptime, ...] = ()
         if with_history:
             rows = daily.get(monitor.id, []) if monitor else []
             days = last_days(rows, today=today, n=HISTORY_DAYS)
+        state = component_state(
+            component,
+            monitor,
+            overrides=overrides,
+            maintenance=maintenance,
+            region_states=states,
+            now=now,
+        )
+        group_id = group_of.get(component.id)
         components.append(
             ComponentView(
                 id=str(component.id),
                 name=component.name,
                 description=component.description,
-                status=monitor.status if monitor else Status.UNKNOWN,
+                status=_shown(state, monitor),
                 days=days,
                 uptime_pct=uptime_pct(days),
                 regions=_regions(monitor, states, now, lang) if monitor in multi else None,
+                partial=state.status is ComponentStatus.PARTIAL_OUTAGE,
+                group=str(group_id) if group_id else None,
             )
         )
+    by_id = {c.id: c for c in components}
     return PageView(
         slug=page.slug,
         title=page.title,
         description=page.description,
         components=components,
         updated_at=now,
+        groups=[
+            GroupView(
+                id=str(g.id),
+                name=g.name,
+                components=[
+                    by_id[str(c)] for c in g.components if by_id[str(c)].group == str(g.id)
+                ],
+            )
+            for g in groups
+        ],
     )
+
+
+_SHOWN = {
+    ComponentStatus.OPERATIONAL: Status.UP,
+    ComponentStatus.DEGRADED_PERFORMANCE: Status.DEGRADED,
+    ComponentStatus.PARTIAL_OUTAGE: Status.DOWN,
+    ComponentStatus.MAJOR_OUTAGE: Status.DOWN,
+    ComponentStatus.UNDER_MAINTENANCE: Status.MAINTENANCE,
+}
+
+
+def _shown(state: ComponentState, monitor: Monitor | None) -> Status:
+    """The page's status for ``state``: the monitor's own status when the monitor decided
+    (so "Paused" and "No data" stay visible where Statuspage says ``operational``), else the
+    override's or maintenance's; a partial outage is DOWN with ``ComponentView.partial``."""
+    if state.source is Source.MONITOR:
+        if monitor is None:
+            return Status.UNKNOWN
+        if monitor.status in (Status.PAUSED, Status.UNKNOWN):
+            return monitor.status
+    return _SHOWN[state.status]
 
 
 def _regions(monitor: Monitor, states: Sequence[RegionState], now: datetime, lang: str) -> str:

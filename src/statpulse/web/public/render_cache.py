@@ -50,6 +50,8 @@ PAGE_TABLES = frozenset(
         "maintenances",
         "custom_domains",
         "page_appearance",
+        "component_groups",
+        "component_group_members",
     }
 )
 """Tables whose writes change a rendered page. Not ``monitors``: a status change comes as a

@@ -73,6 +73,7 @@ async def _rows(store: Store, page: StatusPage, url: str) -> PageRows:
         overrides=await store.list_overrides(page.org_id),
         maintenances=await store.list_maintenances(page.org_id),
         incidents=await _incidents(store, page, components),
+        groups=await store.list_groups(page.id),
     )
 
 

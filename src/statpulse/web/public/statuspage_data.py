@@ -6,11 +6,15 @@ aggregators and client libraries read a StatPulse page unchanged.
 
 Decisions (where Statuspage's model and ours differ):
 
-* **Component status**, in order of precedence: an admin override (shown as set), then an active
-  occurrence of a maintenance listing the component (``under_maintenance``), then the monitor's
-  status through ``engine.incidents.component_status`` (``down`` is ``major_outage`` when every
-  fresh region fails, else ``partial_outage``; ``paused``/``unknown`` and components without a
+* **Component status** (``component_state.component_state``, shared with the HTML page), in
+  order of precedence: an admin override (shown as set), then an active occurrence of a
+  maintenance listing the component (``under_maintenance``), then the monitor's status
+  through ``engine.incidents.component_status`` (``down`` is ``major_outage`` when every fresh
+  region fails, else ``partial_outage``; ``paused``/``unknown`` and components without a
   monitor are ``operational``).
+* **Component groups** are components with ``group: true``, ``components`` (member ids) and
+  the worst status of their members; members carry the group's id in ``group_id``. The list
+  holds each group (by position) followed by its members, then the ungrouped components.
 * **Which incidents a page shows**: only *published* incidents (drafts never, also filtered
   here as a second guard) of the page's organisation that affect the page: an incident whose
   ``components`` include one of the page's components, or whose monitor is the monitor of one
@@ -44,20 +48,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from statpulse.engine import maintenance as mw
-from statpulse.engine.evaluate import stale_after
 from statpulse.engine.incidents import (
     OPEN,
     ComponentStatus,
     Impact,
     IncidentState,
-    component_status,
-    override_status,
     worst_indicator,
 )
-from statpulse.engine.regions import region_views
-from statpulse.model import Component, Monitor, RegionState, Status, StatusPage
+from statpulse.model import Component, Monitor, RegionState, StatusPage
+from statpulse.store.sql_groups import ComponentGroup
 from statpulse.store.sql_incidents import Incident
 from statpulse.store.sql_maintenance import ComponentOverride, Maintenance
+from statpulse.web.public.component_state import component_state, maintenance_starts, worst
 
 Doc = dict[str, Any]
 
@@ -103,6 +105,8 @@ class PageRows:
     maintenances: Sequence[Maintenance] = ()
     incidents: Sequence[Incident] = ()
     """The organisation's incidents, newest first; drafts and other pages' are left out here."""
+    groups: Sequence[ComponentGroup] = ()
+    """The page's component groups by position (``store.list_groups``)."""
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -158,17 +162,19 @@ class StatuspageView:
             if self._shows(m) and (occ := _occurrence(m.window, now)) is not None
         ]
         self._incidents = [i for i in rows.incidents if self._affects(i)]
+        self._maintenance_starts = maintenance_starts(
+            (m, occ.scheduled_for)
+            for m, occ in self._maintenances
+            if occ.status == MaintenanceState.IN_PROGRESS and occ.scheduled_for is not None
+        )
         self._states: dict[uuid.UUID, ComponentStatus] = {}
         self._changed: dict[uuid.UUID, datetime] = {}
         for component, monitor in rows.components:
             self._states[component.id], self._changed[component.id] = self._component_state(
                 component, monitor
             )
-        self._components = [
-            self._component(position, component)
-            for position, (component, _) in enumerate(rows.components, start=1)
-        ]
-        self._by_id = {c["id"]: c for c in self._components}
+        self._components = self._listed()
+        self._by_id = {c["id"]: c for c in self._components if not c["group"]}
 
     # which rows belong to the page
 
@@ -183,32 +189,55 @@ class StatuspageView:
     def _component_state(
         self, component: Component, monitor: Monitor | None
     ) -> tuple[ComponentStatus, datetime]:
-        override = self._overrides.get(component.id)
-        if override is not None:
-            return override_status(override.status), override.set_at
-        for m, occ in self._maintenances:
-            if occ.status == MaintenanceState.IN_PROGRESS and component.id in m.components:
-                assert occ.scheduled_for is not None
-                return ComponentStatus.UNDER_MAINTENANCE, occ.scheduled_for
-        changed = component.created_at
-        if monitor is None:
-            return ComponentStatus.OPERATIONAL, changed
-        if monitor.status_changed_at is not None:
-            changed = max(changed, monitor.status_changed_at)
-        failing, total = self._regions(monitor)
-        return component_status(monitor.status, failing, total), changed
+        state = component_state(
+            component,
+            monitor,
+            overrides=self._overrides,
+            maintenance=self._maintenance_starts,
+            region_states=self._rows.region_states,
+            now=self._now,
+        )
+        return state.status, state.changed
 
-    def _regions(self, monitor: Monitor) -> tuple[int, int]:
-        """(failing, total) of the monitor's fresh regions; (0, 0) for one region."""
-        cfg = monitor.config
-        if len(cfg.regions) <= 1:
-            return 0, 0
-        mine = [s for s in self._rows.region_states if s.monitor_id == monitor.id]
-        views = region_views(cfg.regions, mine, self._now, stale_after(cfg.interval_s))
-        fresh = [v for v in views if v.freshness == "fresh"]
-        return sum(1 for v in fresh if v.status is Status.DOWN), len(fresh)
+    def _listed(self) -> list[Doc]:
+        """Every group (by position) with its members, then the ungrouped components, each in
+        the page's order; positions count from 1 in that order."""
+        docs: list[Doc] = []
+        grouped: set[uuid.UUID] = set()
+        for group in self._rows.groups:
+            members = [c for c, _ in self._rows.components if c.id in group.components]
+            members = [c for c in members if c.id not in grouped]
+            grouped.update(c.id for c in members)
+            docs.append(self._group(len(docs) + 1, group, members))
+            for c in members:
+                docs.append(self._component(len(docs) + 1, c, group.id))
+        for c, _ in self._rows.components:
+            if c.id not in grouped:
+                docs.append(self._component(len(docs) + 1, c))
+        return docs
 
-    def _component(self, position: int, component: Component) -> Doc:
+    def _group(self, position: int, group: ComponentGroup, members: Sequence[Component]) -> Doc:
+        changed = _latest([group.created_at, *(self._changed[c.id] for c in members)])
+        return {
+            "id": str(group.id),
+            "name": group.name,
+            "status": worst(self._states[c.id] for c in members).value,
+            "created_at": iso(group.created_at),
+            "updated_at": iso(changed),
+            "position": position,
+            "description": None,
+            "showcase": False,
+            "start_date": None,
+            "group_id": None,
+            "page_id": self._page_id,
+            "group": True,
+            "only_show_if_degraded": False,
+            "components": [str(c.id) for c in members],
+        }
+
+    def _component(
+        self, position: int, component: Component, group_id: uuid.UUID | None = None
+    ) -> Doc:
         return {
             "id": str(component.id),
             "name": component.name,
@@ -219,7 +248,7 @@ class StatuspageView:
             "description": component.description or None,
             "showcase": True,
             "start_date": component.created_at.astimezone(UTC).date().isoformat(),
-            "group_id": None,
+            "group_id": str(group_id) if group_id else None,
             "page_id": self._page_id,
             "group": False,
             "only_show_if_degraded": False,

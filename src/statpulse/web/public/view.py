@@ -28,6 +28,7 @@ from statpulse.web.public.i18n import (
 
 __all__ = [
     "ComponentView",
+    "GroupView",
     "PageView",
     "banner_text",
     "day_uptime_pct",
@@ -61,6 +62,9 @@ _LABELS: dict[Status, str] = {
     Status.UNKNOWN: N_("No data"),
 }
 
+_PARTIAL = N_("Partial outage")
+_NOT_OPERATIONAL = frozenset({Status.DEGRADED, Status.DOWN, Status.MAINTENANCE})
+
 _BANNERS: dict[Status, str] = {
     Status.UP: N_("All systems operational"),
     Status.DEGRADED: N_("Some systems are degraded"),
@@ -87,6 +91,44 @@ class ComponentView:
     uptime_pct: float | None
     regions: str | None = None
     """For a monitor checked from several regions: "2 of 5 regions failing" (engine/regions)."""
+    partial: bool = False
+    """A DOWN status that is a partial outage (some regions, or an override): "Partial outage"."""
+    group: str | None = None
+    """The id of the component's group on the page, if any."""
+
+    @property
+    def label(self) -> str:
+        """The words for the status (a message id the template translates)."""
+        if self.partial and self.status is Status.DOWN:
+            return _PARTIAL
+        return status_label(self.status)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """A group of components, shown collapsed unless a member is not operational."""
+
+    id: str
+    name: str
+    components: Sequence[ComponentView]
+
+    @property
+    def status(self) -> Status:
+        """The worst member's status (:func:`overall_status`)."""
+        return overall_status(c.status for c in self.components)
+
+    @property
+    def label(self) -> str:
+        """Partial outage when the worst is an outage that no member has in full."""
+        down = [c for c in self.components if c.status is Status.DOWN]
+        if down and all(c.partial for c in down):
+            return _PARTIAL
+        return status_label(self.status)
+
+    @property
+    def open(self) -> bool:
+        """Whether a member is degraded, down or under maintenance."""
+        return any(c.status in _NOT_OPERATIONAL for c in self.components)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +140,13 @@ class PageView:
     description: str
     components: Sequence[ComponentView]
     updated_at: datetime
+    groups: Sequence[GroupView] = ()
+    """By position; their members are in ``components`` too (with ``group`` set)."""
+
+    @property
+    def ungrouped(self) -> list[ComponentView]:
+        """The components in no group, in the page's order (shown after the groups)."""
+        return [c for c in self.components if c.group is None]
 
     def __post_init__(self) -> None:
         if self.updated_at.utcoffset() is None:
@@ -111,11 +160,13 @@ class PageView:
     @property
     def banner(self) -> str:
         """The headline: :func:`banner_text`, except that an outage of some but not all
-        components with a known state reads "Partial outage" (as Statuspage words it)."""
+        components with a known state, or of some of a component's regions, reads "Partial
+        outage" (as Statuspage words it)."""
         overall = self.overall
         known = [c.status for c in self.components if c.status in _SEVERITY]
-        if overall is Status.DOWN and any(s not in (Status.DOWN, Status.UNKNOWN) for s in known):
-            return N_("Partial outage")
+        some = any(s not in (Status.DOWN, Status.UNKNOWN) for s in known)
+        if overall is Status.DOWN and (some or any(c.partial for c in self.components)):
+            return _PARTIAL
         return banner_text(overall)
 
 
@@ -228,7 +279,7 @@ def live_payload(page: PageView, lang: str = DEFAULT_LANGUAGE) -> dict[str, obje
         "banner": translate(lang, page.banner),
         "updated_at": iso_utc(page.updated_at),
         "components": [
-            {"id": c.id, "status": c.status.value, "label": translate(lang, status_label(c.status))}
+            {"id": c.id, "status": c.status.value, "label": translate(lang, c.label)}
             for c in page.components
         ],
     }
