@@ -124,8 +124,10 @@ def test_the_snapshot_serves_the_last_known_page_after_the_server_stops(tmp_path
         page = wait_for(lambda: _get(f"{site}/index.html"), timeout=15, what="http.server")
         assert page.status_code == 200
         html = page.text
-        assert re.search(r'data-status="up">\s*<div class="head"><h3>Checkout</h3>', html)
-        assert re.search(r'data-status="down">\s*<div class="head"><h3>Search</h3>', html)
+        # The component's name links to its detail page, relative in the snapshot.
+        name = r'<div class="head"><h3><a href="components/[0-9a-f-]+/index.html">{}</a></h3>'
+        assert re.search(r'data-status="up">\s*' + name.format("Checkout"), html)
+        assert re.search(r'data-status="down">\s*' + name.format("Search"), html)
         assert "Operational" in html and "Major outage" in html
         updated = re.search(r'<time id="updated" datetime="([^"]+)">([^<]+)</time>', html)
         assert updated is not None and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", updated[2])
