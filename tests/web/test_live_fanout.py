@@ -7,6 +7,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,6 +16,8 @@ import pytest
 from statpulse.bus.live import Broadcaster, MonitorChanged
 from statpulse.model import Evaluation, MonitorConfig, Status, utcnow
 from statpulse.store.sql import SqlStore
+from statpulse.web.public.appearance import DEFAULT_APPEARANCE, PageAppearance
+from statpulse.web.public.i18n import translate
 from statpulse.web.public.live_fanout import HEARTBEAT_SHARE_S, LiveFanout, fanout_for
 from statpulse.web.public.routes import _stream
 
@@ -161,3 +164,43 @@ async def test_connected_clients_get_each_change_from_one_read_of_the_page(
 def _down(monitor_id: uuid.UUID) -> Evaluation:
     """The monitor's new status, as the evaluator stores it."""
     return Evaluation([], {monitor_id: (Status.DOWN, utcnow())}, [])
+
+
+async def test_the_page_language_is_read_once_until_the_appearance_is_written(
+    sqlite_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = sqlite_store
+    org = await store.create_org("acme", "Acme")
+    monitor = await store.create_monitor(
+        org.id, MonitorConfig(name="api", kind="http", target="http://x/", interval_s=10)
+    )
+    page = await store.create_page(org.id, "acme", "Acme status", "")
+    await store.create_component(org.id, "API", "", monitor.id, [page.id])
+    appearance_reads = 0
+    read_appearance = store.get_page_appearance
+
+    async def counted(page_id: uuid.UUID) -> PageAppearance:
+        nonlocal appearance_reads
+        appearance_reads += 1
+        return await read_appearance(page_id)
+
+    monkeypatch.setattr(store, "get_page_appearance", counted)
+    live = Broadcaster()
+    svc = SimpleNamespace(store=store, live=live, stopping=asyncio.Event())
+    stream = _stream(svc, page)  # type: ignore[arg-type]
+    try:
+        english = await _next_data(stream)
+        for status in (Status.DOWN, Status.UP):  # changes: no appearance read
+            live.publish(MonitorChanged(monitor.id, status))
+            assert (await _next_data(stream))["banner"] == english["banner"]
+        assert appearance_reads == 1
+        # This process's write drops the cached language: the next change is in German.
+        await store.set_page_appearance(page.id, replace(DEFAULT_APPEARANCE, language="de"))
+        live.publish(MonitorChanged(monitor.id, Status.DOWN))
+        german = await _next_data(stream)
+        assert appearance_reads == 2
+        assert german["banner"] != english["banner"]
+        assert german["banner"] == translate("de", english["banner"])
+    finally:
+        svc.stopping.set()
+        await stream.aclose()  # type: ignore[attr-defined]

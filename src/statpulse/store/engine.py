@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from statpulse.engine.sketch import LatencySketch
+
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "sqlite+aiosqlite": "sqlite+aiosqlite",
@@ -93,6 +95,24 @@ PGBOUNCER_CONNECT_ARGS: dict[str, Any] = {
 """asyncpg options for PgBouncer's transaction pooling (see ``create_engine``)."""
 
 
+SKETCH_MERGE = "statpulse_sketch_merge"
+"""SQLite function ``statpulse_sketch_merge(old, new)``: the encoding of the merge of two
+encoded latency sketches, so a rollup upsert merges its sketch in the statement itself (see
+sql_rollups). A malformed sketch raises, which fails the statement and its transaction."""
+
+_EMPTY_SKETCH = LatencySketch().to_bytes()
+
+
+def _sketch_merge(old: bytes, new: bytes) -> bytes:
+    if new == _EMPTY_SKETCH:
+        return old
+    if old == _EMPTY_SKETCH:
+        return new
+    merged = LatencySketch.from_bytes(old)
+    merged.merge(LatencySketch.from_bytes(new))
+    return merged.to_bytes()
+
+
 def _sqlite_engine(url: sa.URL, **options: Any) -> AsyncEngine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -111,5 +131,6 @@ def _sqlite_engine(url: sa.URL, **options: Any) -> AsyncEngine:
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
+        dbapi_connection.create_function(SKETCH_MERGE, 2, _sketch_merge, deterministic=True)
 
     return engine

@@ -306,13 +306,17 @@ async def _live_statuses(
     )
     if lock and conn.dialect.name == "sqlite":
         # SQLite has no row locks and ignores FOR UPDATE: a first write takes the database's
-        # write lock now (waiting up to busy_timeout), before anything is read.
-        await conn.execute(
+        # write lock now (waiting up to busy_timeout), and returns the rows it locked (one
+        # statement, not a write and then the read).
+        locked = await conn.execute(
             t.monitors.update()
             .where(t.monitors.c.id.in_(list(ids)))
             .values(status=t.monitors.c.status)
+            .returning(t.monitors.c.id, t.monitors.c.status, t.monitors.c.paused)
         )
-    elif lock:
+        rows = sorted((row.id, row.status) for row in locked if not row.paused)
+        return {monitor_id: Status(status) for monitor_id, status in rows}
+    if lock:
         query = query.with_for_update()
     return {row.id: Status(row.status) for row in await conn.execute(query)}
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -73,17 +75,23 @@ class PagesMixin(SqlBase):
         return [from_row(Component, r) for r in rows]
 
     async def page_components(self, page_id: uuid.UUID) -> list[tuple[Component, Monitor | None]]:
-        c, pc = t.components, t.page_components
+        c, pc, m = t.components, t.page_components, t.monitors
+        # One query (live pages read this on every change): each component with its monitor's
+        # columns, prefixed "m_" (LEFT JOIN: a component may have no monitor).
         query = (
-            sa.select(c)
-            .join(pc, pc.c.component_id == c.c.id)
+            sa.select(c, *(col.label(f"m_{col.name}") for col in m.columns))
+            .select_from(
+                c.join(pc, pc.c.component_id == c.c.id).outerjoin(m, m.c.id == c.c.monitor_id)
+            )
             .where(pc.c.page_id == page_id)
             .order_by(pc.c.position)
         )
-        components = [from_row(Component, r) for r in await self._all(query)]
-        monitor_ids = [x.monitor_id for x in components if x.monitor_id is not None]
-        monitors: dict[uuid.UUID, Monitor] = {}
-        if monitor_ids:
-            rows = await self._all(sa.select(t.monitors).where(t.monitors.c.id.in_(monitor_ids)))
-            monitors = {row.id: monitor_from_row(row) for row in rows}
-        return [(x, monitors.get(x.monitor_id) if x.monitor_id else None) for x in components]
+        out: list[tuple[Component, Monitor | None]] = []
+        for row in await self._all(query):
+            values = row._mapping
+            monitor = None
+            if values["m_id"] is not None:
+                monitor_row = SimpleNamespace(**{x.name: values[f"m_{x.name}"] for x in m.columns})
+                monitor = monitor_from_row(cast(Any, monitor_row))
+            out.append((from_row(Component, row), monitor))
+        return out

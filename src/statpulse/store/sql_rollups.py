@@ -10,6 +10,13 @@ existed before, and its returned sketch is the old one: it is merged with the gr
 Python and written back, under the row lock the upsert took (PostgreSQL) or the database write
 lock (SQLite). Rows are upserted in key order and the tables always minute, hour, day, so
 concurrent ingesters lock rows in one global order and cannot deadlock on each other.
+
+On SQLite the merge happens in the upsert itself (``SET sketch = statpulse_sketch_merge(sketch,
+excluded.sketch)``, a function every connection registers, see store/engine.py): one statement
+per table instead of an upsert plus an update, under the same database write lock. The
+downtime (``down_s``: each failed result stands for its monitor's check interval) is computed
+there too, from the group's failed count and the monitor's row (0 s once it is deleted). On
+PostgreSQL the intervals are read first, only when a failed result needs one.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from statpulse.engine.rollup_query import Span
@@ -30,6 +38,7 @@ from statpulse.engine.sketch import LatencySketch, MergedSketchCache
 from statpulse.model import CheckResult, DayUptime
 from statpulse.store import schema as t
 from statpulse.store.dialect import upsert_adding, utc_day
+from statpulse.store.engine import SKETCH_MERGE
 from statpulse.store.sql_base import SqlBase
 
 ROLLUP_TABLES: dict[Resolution, sa.Table] = {
@@ -132,6 +141,37 @@ def _range_queries(
     )
 
 
+def _params(groups: dict[Key, Rollup]) -> list[dict[str, Any]]:
+    """One upsert parameter set per group, in key order (see the module docstring)."""
+    return [
+        {
+            "monitor_id": monitor_id,
+            "bucket_start": bucket_start,
+            "region": region,
+            "checks": group.checks,
+            "ok": group.ok,
+            "degraded": group.degraded,
+            "down_s": group.down_s,
+            "sketch": group.sketch.to_bytes(),
+        }
+        for (monitor_id, bucket_start, region), group in sorted(groups.items())
+    ]
+
+
+@functools.cache
+def _sqlite_upsert(table: sa.Table) -> sa.Insert:
+    """SQLite: add the counts and merge the sketch into an existing row in one statement. The
+    group's downtime is its failed count (parameter ``failed``) times the interval of monitor
+    ``m_id`` as stored now (0 when it was deleted), as ``Rollup.add`` counts it."""
+    m = t.monitors.c
+    interval_s = sa.select(m.interval_s).where(m.id == sa.bindparam("m_id")).scalar_subquery()
+    down_s = sa.bindparam("failed", type_=sa.Integer) * sa.func.coalesce(interval_s, 0)
+    stmt = sqlite.insert(table).values(down_s=down_s)
+    set_: dict[str, Any] = {name: table.c[name] + stmt.excluded[name] for name in _SUMS}
+    set_["sketch"] = getattr(sa.func, SKETCH_MERGE)(table.c.sketch, stmt.excluded.sketch)
+    return stmt.on_conflict_do_update(index_elements=_KEYS, set_=set_)
+
+
 class RollupsMixin(SqlBase):
     async def _roll_up(self, conn: AsyncConnection, results: Sequence[CheckResult]) -> None:
         """Add ``results`` to every resolution's rollups within ``conn``'s transaction.
@@ -140,7 +180,12 @@ class RollupsMixin(SqlBase):
         """
         if not results:
             return
-        intervals = await _intervals(conn, (r.monitor_id for r in results))
+        # Only failed results count downtime: no query for a batch of successes, and none on
+        # SQLite, whose upsert reads the interval itself (_sqlite_upsert).
+        failed = [r.monitor_id for r in results if not r.ok]
+        intervals: dict[uuid.UUID, int] = {}
+        if failed and self._dialect != "sqlite":
+            intervals = await _intervals(conn, failed)
         for resolution, table in ROLLUP_TABLES.items():
             groups: dict[Key, Rollup] = defaultdict(Rollup)
             for r in results:
@@ -157,24 +202,19 @@ class RollupsMixin(SqlBase):
         self, conn: AsyncConnection, table: sa.Table, groups: dict[Key, Rollup]
     ) -> None:
         c = table.c
+        if self._dialect == "sqlite":
+            params = _params(groups)
+            for group_params in params:  # the upsert computes down_s (see _sqlite_upsert)
+                del group_params["down_s"]
+                group_params["failed"] = group_params["checks"] - group_params["ok"]
+                group_params["m_id"] = group_params["monitor_id"]
+            await conn.execute(_sqlite_upsert(table), params)
+            return
         upsert = upsert_adding(self._dialect, table, _KEYS, _SUMS).returning(
             c.monitor_id, c.bucket_start, c.region, c.checks, c.sketch
         )
-        params = [
-            {
-                "monitor_id": monitor_id,
-                "bucket_start": bucket_start,
-                "region": region,
-                "checks": group.checks,
-                "ok": group.ok,
-                "degraded": group.degraded,
-                "down_s": group.down_s,
-                "sketch": group.sketch.to_bytes(),
-            }
-            for (monitor_id, bucket_start, region), group in sorted(groups.items())
-        ]
         merged: list[dict[str, Any]] = []
-        for row in await conn.execute(upsert, params):
+        for row in await conn.execute(upsert, _params(groups)):
             group = groups[(row.monitor_id, row.bucket_start, row.region)]
             # More checks than the group's: the row existed, its returned sketch is the old one.
             if row.checks > group.checks and group.sketch.count:

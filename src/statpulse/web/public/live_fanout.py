@@ -11,6 +11,12 @@ A client that did not wake on an event asks with a ``max_age_s``: on connecting 
 only a read in flight, so a reconnecting crowd costs one read) and on its heartbeat (a read
 started within ``HEARTBEAT_SHARE_S``); those states carry no change, only the time of the
 read.
+
+What the payload depends on besides the state - the page's language (its appearance) - is read
+through ``LiveFanout.settings``, a render cache that is not dropped on live events: only on a
+committed write of this process to the appearance (``watch_writes``) and after
+``SETTINGS_TTL_S``, as rendered pages are (``render_cache.py``), so a change costs no
+appearance query.
 """
 
 from __future__ import annotations
@@ -22,10 +28,19 @@ import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
+from sqlalchemy.engine import Engine
+
 from statpulse.bus.live import Broadcaster
+from statpulse.web.public.render_cache import DEFAULT_TTL_S, RenderCache
 
 HEARTBEAT_SHARE_S = 1.0
 """A heartbeat shares a read started this recently (seconds)."""
+
+SETTINGS_TTL_S = DEFAULT_TTL_S
+"""How long a page setting read by ``LiveFanout.settings`` is used (seconds) when no write of
+this process dropped it (another worker's write shows within this time)."""
+SETTINGS_TABLES = frozenset({"page_appearance"})
+"""Tables whose committed writes drop the cached settings."""
 
 Render = Callable[[], Awaitable[str]]
 """Reads the page's state and returns the text to send; may raise (nothing is shared then)."""
@@ -47,6 +62,16 @@ class LiveFanout:
         self._clock = clock
         self._reads: dict[Hashable, _Read] = {}
         self.reads = 0
+        self.settings = RenderCache(ttl_s=SETTINGS_TTL_S, clock=clock)
+        """Page settings the payload depends on (keyed by setting and page), as bytes."""
+        self._watched: Engine | None = None
+
+    def watch_writes(self, engine: Engine) -> None:
+        """Drop ``settings`` on a committed write to ``SETTINGS_TABLES`` through ``engine`` (an
+        ``AsyncEngine``'s ``sync_engine``); one engine per fan-out, later calls are no-ops."""
+        if self._watched is None:
+            self._watched = engine
+            self.settings.watch_writes(engine, SETTINGS_TABLES)
 
     async def payload(self, key: Hashable, render: Render, *, max_age_s: float = math.inf) -> str:
         """The text of ``render`` for ``key``, shared with the other callers for ``key``: from

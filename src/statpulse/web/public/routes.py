@@ -240,9 +240,16 @@ async def _stream(svc: Services, page: StatusPage) -> AsyncIterator[str]:
     # (live_fanout.py); on connecting, a client shares only a read in flight. The key is
     # the page: add to it anything else render() comes to depend on.
     fanout = fanout_for(svc.live)
+    engine = getattr(svc.store, "engine", None)  # SqlStore: its appearance writes drop settings
+    if isinstance(engine, AsyncEngine):
+        fanout.watch_writes(engine.sync_engine)
+
+    async def language() -> bytes:
+        return (await svc.store.get_page_appearance(page.id)).language.encode()
 
     async def render() -> str:
-        lang = (await svc.store.get_page_appearance(page.id)).language  # banner and labels
+        # Banner and labels; cached apart from the state (live_fanout.py).
+        lang = (await fanout.settings.get(("language", page.id), language)).body.decode()
         view = await page_view(svc.store, page, utcnow(), with_history=False, lang=lang)
         payload = live_payload(view, lang)
         return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
