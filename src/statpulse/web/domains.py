@@ -30,6 +30,7 @@ from statpulse.settings import Settings
 from statpulse.store.contract import Store
 from statpulse.web.deps import ServicesDep
 from statpulse.web.errors import error_body
+from statpulse.web.ttl_lookup import TtlLookup
 
 CACHE_TTL_S = 5.0
 CACHE_MAX = 10_000
@@ -55,25 +56,16 @@ class DomainDirectory:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
-        self._ttl = ttl_s
-        self._max = max_entries
-        self._clock = clock
-        self._cache: dict[str, tuple[float, str | None]] = {}
+        self._slugs = TtlLookup(
+            store.verified_domain_slug, ttl_s=ttl_s, max_entries=max_entries, clock=clock
+        )
 
     async def slug_for(self, hostname: str) -> str | None:
         """The slug of the page ``hostname`` (normalised) serves when verified; else None."""
-        now = self._clock()
-        hit = self._cache.get(hostname)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        slug = await self.store.verified_domain_slug(hostname)
-        if len(self._cache) >= self._max:
-            self._cache.clear()  # bounded: a flood of unknown names cannot grow it for ever
-        self._cache[hostname] = (now + self._ttl, slug)
-        return slug
+        return await self._slugs.get(hostname)
 
     def invalidate(self) -> None:
-        self._cache.clear()
+        self._slugs.invalidate()
 
 
 def directory(app: Any) -> DomainDirectory:

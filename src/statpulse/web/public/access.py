@@ -54,6 +54,7 @@ from statpulse.store.sql_access import PageAccess
 from statpulse.web.domains import CUSTOM_DOMAIN
 from statpulse.web.errors import error_body
 from statpulse.web.public.subscribe import signing_key
+from statpulse.web.ttl_lookup import TtlLookup
 
 COOKIE = "statpulse_access"
 COOKIE_TTL_S = 7 * 24 * 3600
@@ -184,23 +185,17 @@ class AccessDirectory:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
-        self._ttl, self._max, self._clock = ttl_s, max_entries, clock
-        self._cache: dict[str, tuple[float, Rules | None]] = {}
+        self._rules = TtlLookup(self._load, ttl_s=ttl_s, max_entries=max_entries, clock=clock)
+
+    async def _load(self, slug: str) -> Rules | None:
+        access = await self.store.page_access_by_slug(slug)
+        return Rules.of(access) if access is not None and access.private else None
 
     async def rules(self, slug: str) -> Rules | None:
-        now = self._clock()
-        hit = self._cache.get(slug)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        access = await self.store.page_access_by_slug(slug)
-        found = Rules.of(access) if access is not None and access.private else None
-        if len(self._cache) >= self._max:
-            self._cache.clear()  # bounded: random slugs cannot grow it for ever
-        self._cache[slug] = (now + self._ttl, found)
-        return found
+        return await self._rules.get(slug)
 
     def invalidate(self) -> None:
-        self._cache.clear()
+        self._rules.invalidate()
 
 
 def directory(app: Any) -> AccessDirectory:
