@@ -47,6 +47,7 @@ from tests.api import conftest as api
 from tests.api.conftest import Env
 from tests.web import browser as real_browser
 from tests.web.browser import LiveServer
+from tests.web.browser import browser as zone_browser  # noqa: F401  (the module's Chromium)
 
 env = api.env  # the app on a temporary SQLite database (tests/api/conftest.py)
 live_server = real_browser.live_server  # a real `statpulse serve` (tests/web/browser.py)
@@ -424,23 +425,6 @@ TIME_FIELDS = (
 
 
 @pytest.fixture(scope="module")
-def zone_browser() -> Iterator[Any]:
-    """Debian's Chromium through Playwright's sync API, for this module only: the sync API
-    runs an event loop of its own, and a session-wide one breaks the asyncio tests after it."""
-    executable = real_browser.chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=list(real_browser.CHROMIUM_FLAGS)
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture(scope="module")
 def zone_pages(live_server: LiveServer) -> dict[str, str]:
     """Two pages with an incident (so several <time>): "zeit" in German, "time" in English."""
     urls = {}
@@ -475,7 +459,11 @@ def _times(page: Any) -> list[tuple[str, str, str]]:
     [("de", "Europe/Berlin", "en-US"), ("en", "America/New_York", "de-DE")],
 )
 def test_times_show_in_the_visitors_zone_and_the_pages_language(
-    zone_browser: Any, zone_pages: dict[str, str], lang: str, zone: str, browser_locale: str
+    zone_browser: Any,  # noqa: F811
+    zone_pages: dict[str, str],
+    lang: str,
+    zone: str,
+    browser_locale: str,
 ) -> None:
     context = zone_browser.new_context(timezone_id=zone, locale=browser_locale)
     try:

@@ -6,7 +6,7 @@ and, in a real browser with JavaScript off, a visitor subscribes a webhook throu
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,10 @@ from statpulse.web.app import create_app
 from statpulse.web.public.snapshot import rewrite_html
 from statpulse.web.services import Services
 from tests.web import browser as web
-from tests.web.browser import LiveServer
+from tests.web.browser import (
+    LiveServer,
+    browser,  # noqa: F401  (the module's Chromium)
+)
 
 live_server = web.live_server
 
@@ -31,25 +34,6 @@ CONFIGURED = {
     "sms_twilio_auth_token": "token",
     "sms_twilio_from": "+15005550006",
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Chromium for this module only (``tests/web/browser.py``'s is the session's): while
-    Playwright's sync API is open its event loop counts as running, and the asyncio tests of
-    every later module would fail with "Cannot run the event loop while another loop is
-    running"."""
-    executable = web.chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=list(web.CHROMIUM_FLAGS)
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 class Site:
@@ -152,7 +136,8 @@ async def test_a_refusal_comes_back_next_to_its_field_with_what_was_typed(site: 
 
 @pytest.mark.slow
 def test_a_visitor_subscribes_a_webhook_with_javascript_off(
-    live_server: LiveServer, browser: Any
+    live_server: LiveServer,
+    browser: Any,  # noqa: F811
 ) -> None:
     server = live_server
     server.api("POST", "/api/v1/pages", {"slug": "form", "title": "Form Co"})

@@ -29,7 +29,12 @@ import pytest
 from tests.api import conftest as api
 from tests.api.conftest import Env
 from tests.web import browser as web
-from tests.web.browser import SENTINEL, LiveServer, Watch
+from tests.web.browser import (
+    SENTINEL,
+    LiveServer,
+    Watch,
+    browser,  # noqa: F401  (the module's Chromium)
+)
 
 env = api.env  # the app on a temporary SQLite database (tests/api/conftest.py)
 live_server = web.live_server
@@ -38,25 +43,6 @@ watched_page = web.watched_page
 WIDGET = files("statpulse").joinpath("web/static/widget.js").read_bytes()
 EVIL = "<img src=x onerror=\"window.__pwned='component';alert('PWNED')\">"
 EVIL_TITLE = "Login <img src=x onerror=\"window.__pwned='incident'\"> errors"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Chromium for this module only (``tests/web/browser.py``'s is the session's): while
-    Playwright's sync API is open its event loop counts as running, and the asyncio tests of
-    every later module would fail with "Cannot run the event loop while another loop is
-    running"."""
-    executable = web.chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=list(web.CHROMIUM_FLAGS)
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 # -- through the app -------------------------------------------------------------------------
@@ -290,7 +276,10 @@ def test_widget_works_under_a_strict_csp_and_from_the_static_script(
 @pytest.mark.slow
 @pytest.mark.parametrize(("scheme", "motion"), [("dark", "reduce"), ("light", "no-preference")])
 def test_widget_follows_colour_scheme_and_reduced_motion(
-    host: Host, browser: Any, scheme: str, motion: str
+    host: Host,
+    browser: Any,  # noqa: F811
+    scheme: str,
+    motion: str,
 ) -> None:
     context = browser.new_context(color_scheme=scheme, reduced_motion=motion)
     try:
