@@ -33,6 +33,7 @@ from statpulse.engine.heartbeat import (
 )
 from statpulse.model import CheckResult, Monitor, utcnow
 from statpulse.store.contract import Store
+from statpulse.tasks import cancel_and_wait
 
 log = structlog.get_logger(__name__)
 
@@ -137,9 +138,7 @@ class Heartbeats:
             async with asyncio.timeout(10):
                 await asyncio.shield(self._task)
         except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         self._task = None
 
     async def _run(self) -> None:

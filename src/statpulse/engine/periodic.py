@@ -4,10 +4,11 @@ stopped; a failing run is logged and the next one comes on schedule."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
 import structlog
+
+from statpulse.tasks import cancel_and_wait
 
 log = structlog.get_logger(__name__)
 
@@ -24,9 +25,7 @@ class Periodic:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _loop(self) -> None:

@@ -10,7 +10,6 @@ closes. ``clock`` (default: the system's UTC clock) is shared by the evaluator a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +39,7 @@ from statpulse.runner.agent import Runner
 from statpulse.settings import Settings
 from statpulse.store.configured import open_configured_store
 from statpulse.store.contract import Store
+from statpulse.tasks import cancel_and_wait
 from statpulse.web.runner_api import RunnerApi
 
 log = structlog.get_logger(__name__)
@@ -159,9 +159,7 @@ class Services:
                 async with asyncio.timeout(10):
                     await asyncio.shield(self._evaluator_task)
             except TimeoutError:
-                self._evaluator_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._evaluator_task
+                await cancel_and_wait(self._evaluator_task)
         stop_live = getattr(self.live, "stop", None)  # RedisBroadcaster
         if stop_live is not None:
             await stop_live()

@@ -42,6 +42,7 @@ from statpulse.archive.target import ArchiveError, ArchiveTarget
 from statpulse.bus.live import Broadcaster, MonitorChanged
 from statpulse.settings import Settings
 from statpulse.store.contract import Store
+from statpulse.tasks import cancel_and_wait
 from statpulse.web.public.appearance import sniff
 
 log = structlog.get_logger(__name__)
@@ -428,9 +429,7 @@ class SnapshotPublisher:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     def changed(self) -> None:
