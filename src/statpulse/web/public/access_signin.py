@@ -22,6 +22,9 @@ The link's address is built from the request's host only when that host is one o
 server's names (``host``, ``public_host``, ``public_hosts``, loopback) or a verified custom
 domain, so a forged ``Host`` header cannot make the mail point elsewhere (the link is a
 credential).
+
+The form and its messages are in the language of the page's appearance (``i18n.py``); the
+sign-in mail stays English, as the other mails do.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from statpulse.model import StatusPage, utcnow
 from statpulse.notify import NOTIFIERS, ConfigError, DeliveryError
 from statpulse.notify.message import Message
 from statpulse.store.sql_access import PageAccess
-from statpulse.web.deps import ServicesDep
+from statpulse.web.deps import ServicesDep, services
 from statpulse.web.domains import CUSTOM_DOMAIN, main_hosts
 from statpulse.web.public.access import (
     Rules,
@@ -57,6 +60,7 @@ from statpulse.web.public.access import (
     make_cookie,
     page_root,
 )
+from statpulse.web.public.i18n import DEFAULT_LANGUAGE, N_, jinja_globals, translate
 from statpulse.web.public.routes import CSP
 from statpulse.web.public.subscribe import (
     ADDRESS_LIMIT,
@@ -84,6 +88,7 @@ _hasher = argon2.PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 _templates = Environment(
     loader=PackageLoader("statpulse", "web/templates"), autoescape=select_autoescape(default=True)
 )
+_templates.globals.update(jinja_globals())
 
 
 async def hash_password(password: str) -> str:
@@ -154,7 +159,7 @@ def _limits(request: Request) -> RateLimit:
     return found
 
 
-def _html(
+async def _html(
     request: Request,
     status: int,
     page: StatusPage | None,
@@ -163,10 +168,18 @@ def _html(
     next_path: str = "",
     error: str = "",
     notice: str = "",
+    **params: object,
 ) -> HTMLResponse:
+    """The sign-in page in the language of ``page``'s appearance (English without a page);
+    ``error`` and ``notice`` are message ids, ``notice`` formatted with ``params``."""
     slug = page.slug if page else ""
+    lang = DEFAULT_LANGUAGE
+    if page is not None:
+        lang = (await services(request).store.get_page_appearance(page.id)).language
+    error = translate(lang, error) if error else ""
+    notice = translate(lang, notice, **params) if notice else ""
     html = _templates.get_template("access.html").render(
-        lang="en",
+        lang=lang,
         page=page,
         root=page_root(request.scope, slug) if page else "",
         has_password=bool(access and access.password_hash),
@@ -201,23 +214,23 @@ def _granted(request: Request, slug: str, access: PageAccess, method: str, to: s
 async def sign_in_form(slug: str, request: Request, svc: ServicesDep, next: str = "") -> Response:
     page, access = await _page(svc, slug)
     if page is None:
-        return _html(request, 404, None, error="Status page not found.")
+        return await _html(request, 404, None, error=N_("Status page not found."))
     to = safe_next(request, slug, next)
     if access is None or has_access(request.scope, Rules.of(access), time.time()):
         return Response(status_code=303, headers={"Location": to, "Cache-Control": "no-store"})
-    return _html(request, 200, page, access=access, next_path=to)
+    return await _html(request, 200, page, access=access, next_path=to)
 
 
 @router.post("/s/{slug}/access", response_class=HTMLResponse)
 async def sign_in(slug: str, request: Request, svc: ServicesDep) -> Response:
     page, access = await _page(svc, slug)
     if page is None:
-        return _html(request, 404, None, error="Status page not found.")
+        return await _html(request, 404, None, error=N_("Status page not found."))
     if not _same_origin(request):
-        return _html(request, 403, page, error="This form was sent from another site.")
+        return await _html(request, 403, page, error=N_("This form was sent from another site."))
     body = await request.body()
     if len(body) > MAX_FORM:
-        return _html(request, 413, page, error="Form too large.")
+        return await _html(request, 413, page, error=N_("Form too large."))
     form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     to = safe_next(request, slug, form.get("next", ""))
     if access is None:
@@ -227,7 +240,9 @@ async def sign_in(slug: str, request: Request, svc: ServicesDep) -> Response:
         return await _password(request, page, access, form["password"], client, to)
     if "email" in form:
         return await _email(request, svc, page, access, form["email"].strip().lower(), client)
-    return _html(request, 422, page, access=access, next_path=to, error="Enter a password.")
+    return await _html(
+        request, 422, page, access=access, next_path=to, error=N_("Enter a password.")
+    )
 
 
 async def _password(
@@ -236,16 +251,16 @@ async def _password(
     limits, now = _limits(request), time.monotonic()
     key = ("access-password", str(page.id), client)
     if not limits.allow(key, PASSWORD_LIMIT, PASSWORD_WINDOW_S, now):
-        error = "Too many attempts. Please try again later."
-        return _html(request, 429, page, access=access, next_path=to, error=error)
+        error = N_("Too many attempts. Please try again later.")
+        return await _html(request, 429, page, access=access, next_path=to, error=error)
     ok = (
         access.password_hash is not None
         and len(password) <= MAX_PASSWORD
         and await verify_password(access.password_hash, password)
     )
     if not ok:
-        error = "Wrong password."
-        return _html(request, 401, page, access=access, next_path=to, error=error)
+        error = N_("Wrong password.")
+        return await _html(request, 401, page, access=access, next_path=to, error=error)
     log.info("private page signed in", page=page.slug, method="password")
     return _granted(request, page.slug, access, "password", to)
 
@@ -259,19 +274,19 @@ async def _email(
     client: str,
 ) -> Response:
     if not EMAIL.match(address):
-        error = "Enter a valid e-mail address."
-        return _html(request, 422, page, access=access, error=error)
+        error = N_("Enter a valid e-mail address.")
+        return await _html(request, 422, page, access=access, error=error)
     limits, now = _limits(request), time.monotonic()
     if not limits.allow(
         ("access-email-client", str(page.id), client), CLIENT_LIMIT, CLIENT_WINDOW_S, now
     ) or not limits.allow(
         ("access-email-address", str(page.id), address), ADDRESS_LIMIT, ADDRESS_WINDOW_S, now
     ):
-        error = "Too many requests. Please try again later."
-        return _html(request, 429, page, access=access, error=error)
-    notice = (
-        f"If {address} may see this page, a message with a sign-in link is on its way. "
-        f"The link works once, within {LINK_TTL_S // 60} minutes."
+        error = N_("Too many requests. Please try again later.")
+        return await _html(request, 429, page, access=access, error=error)
+    notice = N_(
+        "If %(address)s may see this page, a message with a sign-in link is on its way. "
+        "The link works once, within %(minutes)s minutes."
     )
     base = _link_base(request, svc)
     if address.rpartition("@")[2] in access.email_domains and base is not None:
@@ -280,7 +295,10 @@ async def _email(
         token = link_token(keys(request.app).get(), link_id, access)
         url = f"{base}{page_root(request.scope, page.slug)}/access/link?token={token}"
         _background(request, _send_link(svc, page, address, url, link_id))
-    return _html(request, 202, page, access=access, notice=notice)
+    minutes = LINK_TTL_S // 60
+    return await _html(
+        request, 202, page, access=access, notice=notice, address=address, minutes=minutes
+    )
 
 
 def _link_base(request: Request, svc: Services) -> str | None:
@@ -334,14 +352,14 @@ async def _send_link(
 async def follow_link(slug: str, request: Request, svc: ServicesDep, token: str = "") -> Response:
     page, access = await _page(svc, slug)
     if page is None:
-        return _html(request, 404, None, error="Status page not found.")
+        return await _html(request, 404, None, error=N_("Status page not found."))
     if access is None:
         root = page_root(request.scope, slug) or "/"
         return Response(status_code=303, headers={"Location": root, "Cache-Control": "no-store"})
     key = keys(request.app).get()
     link_id = link_id_of(key, token, access) if access.email_domains else None
     if link_id is None or not await svc.store.use_access_link(link_id, page.id, utcnow()):
-        error = "This link is not valid, has expired or was already used. Ask for a new one."
-        return _html(request, 400, page, access=access, error=error)
+        error = N_("This link is not valid, has expired or was already used. Ask for a new one.")
+        return await _html(request, 400, page, access=access, error=error)
     log.info("private page signed in", page=page.slug, method="email")
     return _granted(request, slug, access, "email", page_root(request.scope, slug) or "/")

@@ -34,12 +34,14 @@ from statpulse.store.sql_incidents import Incident
 from statpulse.web.deps import services
 from statpulse.web.errors import not_found
 from statpulse.web.public.data import BATCH, HISTORY_DAYS, MAX_SCAN, PageComponents, page_view
+from statpulse.web.public.i18n import DEFAULT_LANGUAGE, translate
 from statpulse.web.public.incidents_view import IncidentView, incident_view, is_active
 from statpulse.web.public.routes import _page, _page_response, _render_cache, _templates
 from statpulse.web.public.statuspage_data import affects_page
 from statpulse.web.public.svg_charts import (
     LatencyPoint,
     calendar_heatmap,
+    format_count,
     format_ms,
     long_date,
     response_time_chart,
@@ -60,7 +62,8 @@ HOURS = 24
 @dataclass(frozen=True, slots=True)
 class ComponentDetail:
     """What ``component.html`` shows. ``days`` and ``daily`` cover the same UTC days (oldest
-    first); ``hourly`` the last :data:`HOURS` hours; ``incidents`` are newest first."""
+    first); ``hourly`` the last :data:`HOURS` hours; ``incidents`` are newest first; ``lang``
+    is the page's language (of the tables' dates and numbers)."""
 
     slug: str
     page_title: str
@@ -69,6 +72,7 @@ class ComponentDetail:
     hourly: Sequence[LatencyPoint]
     incidents: Sequence[IncidentView]
     updated_at: datetime
+    lang: str = DEFAULT_LANGUAGE
 
     @property
     def days(self) -> Sequence[DayUptime]:
@@ -82,8 +86,10 @@ class ComponentDetail:
             pct = day_uptime_pct(day)
             if pct is not None:
                 failed = max(day.checks - day.ok, 0)
-                when = long_date(date.fromisoformat(day.day))
-                rows.append((when, format_pct(pct), f"{failed:,}", f"{day.checks:,}"))
+                lang = self.lang
+                when = long_date(date.fromisoformat(day.day), lang)
+                checks = format_count(day.checks, lang)
+                rows.append((when, format_pct(pct, lang), format_count(failed, lang), checks))
         return rows
 
     def latency_rows(self, hourly: bool) -> list[tuple[str, str, str]]:
@@ -92,8 +98,10 @@ class ComponentDetail:
         for p in reversed(self.hourly if hourly else self.daily):
             if p.p50_ms is None and p.p95_ms is None:
                 continue
-            when = f"{short_date(p.at)} {p.at:%H}:00" if hourly else long_date(p.at.date())
-            rows.append((when, format_ms(p.p50_ms), format_ms(p.p95_ms)))
+            lang = self.lang
+            day = p.at.date()
+            when = f"{short_date(day, lang)} {p.at:%H}:00" if hourly else long_date(day, lang)
+            rows.append((when, format_ms(p.p50_ms, lang), format_ms(p.p95_ms, lang)))
         return rows
 
 
@@ -101,7 +109,7 @@ async def component_detail(
     store: Store, page: StatusPage, component_id: uuid.UUID, now: datetime, *, lang: str = "en"
 ) -> ComponentDetail | None:
     """The component's page as of ``now``; None when it is not on ``page``. ``lang``: the
-    page's language (of the regions text)."""
+    page's language (of the regions text and the tables' dates and numbers)."""
     pairs = await store.page_components(page.id)
     found = next(((c, m) for c, m in pairs if c.id == component_id), None)
     if found is None:
@@ -138,6 +146,7 @@ async def component_detail(
         hourly=hourly,
         incidents=await _incidents(store, page, pairs, found, first),
         updated_at=now,
+        lang=lang,
     )
 
 
@@ -210,19 +219,21 @@ async def _render(svc: Services, slug: str, component_id: uuid.UUID) -> bytes:
         page=page,  # base.html links the page's theme.css and favicon
         detail=detail,
         c=c,
-        heatmap=calendar_heatmap(c.days, label=c.name, uid=c.id),
+        heatmap=calendar_heatmap(c.days, label=c.name, uid=c.id, lang=lang),
         daily_chart=response_time_chart(
             detail.daily,
             label=c.name,
-            period=f"daily over the last {HISTORY_DAYS} days",
+            period=translate(lang, "daily over the last %(n)s days", n=HISTORY_DAYS),
             uid=f"d{c.id}",
+            lang=lang,
         ),
         hourly_chart=response_time_chart(
             detail.hourly,
             label=c.name,
-            period=f"hourly over the last {HOURS} hours",
+            period=translate(lang, "hourly over the last %(n)s hours", n=HOURS),
             hourly=True,
             uid=f"h{c.id}",
+            lang=lang,
         ),
     )
     return html.encode()

@@ -41,7 +41,7 @@ from statpulse.security.secrets import load_or_create_keyring
 from statpulse.settings import Settings
 from statpulse.store.sql_subscribers import SUBSCRIBER_EVENT, Subscriber
 from statpulse.web.deps import ServicesDep
-from statpulse.web.public.i18n import jinja_globals
+from statpulse.web.public.i18n import DEFAULT_LANGUAGE, N_, jinja_globals, translate
 from statpulse.web.public.routes import CSP
 from statpulse.web.public.subscribe_form import Refusal, form_response
 from statpulse.web.services import Services
@@ -54,6 +54,8 @@ EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 # Per page: subscriptions of one address per hour, and of one client per 10 minutes.
 ADDRESS_LIMIT, ADDRESS_WINDOW_S = 3, 3600.0
 CLIENT_LIMIT, CLIENT_WINDOW_S = 10, 600.0
+INVALID_LINK = (N_("Invalid link"), N_("This link is not valid, or was already used."))
+"""Heading and line of the answer to a token that is not (or no longer) valid."""
 
 _templates = Environment(
     loader=PackageLoader("statpulse", "web/templates"), autoescape=select_autoescape(default=True)
@@ -107,8 +109,27 @@ async def check_token(svc: Services, slug: str, purpose: str, token: str) -> Sub
     return sub if hmac.compare_digest(expected.encode(), token.encode()) else None
 
 
-def _html(status: int, heading: str, *lines: str, page: StatusPage | None = None) -> HTMLResponse:
-    html = _templates.get_template("subscribe.html").render(heading=heading, lines=lines, page=page)
+async def page_language(svc: Services, page: StatusPage | None) -> str:
+    """The language of ``page``'s appearance (English without a page)."""
+    if page is None:
+        return DEFAULT_LANGUAGE
+    return (await svc.store.get_page_appearance(page.id)).language
+
+
+def _html(
+    status: int,
+    heading: str,
+    *lines: str,
+    page: StatusPage | None = None,
+    lang: str = DEFAULT_LANGUAGE,
+    **params: object,
+) -> HTMLResponse:
+    """``subscribe.html`` in ``lang``: ``heading`` and ``lines`` are message ids, the lines
+    formatted with ``params``."""
+    texts = [translate(lang, line, **params) for line in lines]
+    html = _templates.get_template("subscribe.html").render(
+        heading=translate(lang, heading), lines=texts, page=page, lang=lang
+    )
     headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
     return HTMLResponse(html, status_code=status, headers=headers)
 
@@ -147,34 +168,37 @@ async def _refused(
     values: dict[str, str],
     components: list[str],
 ) -> HTMLResponse:
-    """The subscribe form again (422), with ``text`` next to ``field`` of ``kind``'s form."""
-    refusal = Refusal(kind, {field: text}, values, components)
+    """The subscribe form again (422), with ``text`` (a message id) next to ``field`` of
+    ``kind``'s form, in the page's language."""
+    lang = await page_language(svc, page)
+    refusal = Refusal(kind, {field: translate(lang, text)}, values, components)
     pairs = await svc.store.page_components(page.id)
-    return form_response(page, pairs, svc.settings, 422, refusal)
+    return form_response(page, pairs, svc.settings, 422, refusal, lang)
 
 
 @router.get("/s/{slug}/subscribe", response_class=HTMLResponse)
 async def subscribe_form(slug: str, svc: ServicesDep) -> HTMLResponse:
     page = await svc.store.get_page(slug)
     if page is None:
-        return _html(404, "Status page not found")
-    return form_response(page, await svc.store.page_components(page.id), svc.settings)
+        return _html(404, N_("Status page not found"))
+    pairs = await svc.store.page_components(page.id)
+    return form_response(page, pairs, svc.settings, lang=await page_language(svc, page))
 
 
 @router.post("/s/{slug}/subscribe", response_class=HTMLResponse)
 async def subscribe(slug: str, request: Request, svc: ServicesDep) -> HTMLResponse:
     page = await svc.store.get_page(slug)
     if page is None:
-        return _html(404, "Status page not found")
+        return _html(404, N_("Status page not found"))
     body = await request.body()
     if len(body) > MAX_FORM:
-        return _html(413, "Form too large", page=page)
+        return _html(413, N_("Form too large"), page=page, lang=await page_language(svc, page))
     form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
     values = dict(form)
     kind, address = values.get("kind", "email"), values.get("address", "").strip()
     chosen = [value for name, value in form if name == "components"]
     if kind not in KINDS:
-        text = "Choose e-mail, SMS, webhook or Slack."
+        text = N_("Choose e-mail, SMS, webhook or Slack.")
         return await _refused(svc, page, kind, "kind", text, values, chosen)
     on_page = {c.id for c, _ in await svc.store.page_components(page.id)}
     components: list[uuid.UUID] = []
@@ -184,7 +208,7 @@ async def subscribe(slug: str, request: Request, svc: ServicesDep) -> HTMLRespon
         except ValueError:
             component = None
         if component is None or component not in on_page:
-            text = "Unknown component."
+            text = N_("Unknown component.")
             return await _refused(svc, page, kind, "components", text, values, chosen)
         components.append(component)
     now = time.monotonic()
@@ -195,7 +219,10 @@ async def subscribe(slug: str, request: Request, svc: ServicesDep) -> HTMLRespon
     ) or not limits.allow(
         ("address", str(page.id), _limit_key(kind, address)), ADDRESS_LIMIT, ADDRESS_WINDOW_S, now
     ):
-        return _html(429, "Too many requests", "Please try again later.", page=page)
+        lang = await page_language(svc, page)
+        return _html(
+            429, N_("Too many requests"), N_("Please try again later."), page=page, lang=lang
+        )
     if kind == "email":
         return await _subscribe_email(svc, request, page, address.lower(), components)
     if kind == "sms":
@@ -246,18 +273,20 @@ async def _subscribe_email(
 ) -> HTMLResponse:
     done = _html(
         202,
-        "Check your inbox",
-        f"If {address} can receive mail, a message with a confirmation link is on its way.",
-        "Nothing else is sent until you follow that link.",
+        N_("Check your inbox"),
+        N_("If %(address)s can receive mail, a message with a confirmation link is on its way."),
+        N_("Nothing else is sent until you follow that link."),
         page=page,
+        lang=await page_language(svc, page),
+        address=address,
     )
     config = _email_config(svc.settings, address) if EMAIL.match(address) else None
     if config is None:
         values, chosen = {"address": address}, [str(c) for c in comps]
         if _email_config(svc.settings, "x@example.com") is None:
-            text = "E-mail is not available on this server."
+            text = N_("E-mail is not available on this server.")
             return await _refused(svc, page, "email", "kind", text, values, chosen)
-        text = "Enter a valid e-mail address."
+        text = N_("Enter a valid e-mail address.")
         return await _refused(svc, page, "email", "address", text, values, chosen)
     if await svc.store.find_subscriber(page.id, "email", address) is not None:
         return done  # the same answer: never reveal who is subscribed
@@ -331,33 +360,39 @@ async def _subscribe_hook(
         utcnow(),
         [sub.channel_id],
     )
-    lines = ["Updates will be delivered to your endpoint; a welcome message is on its way."]
+    lines = [N_("Updates will be delivered to your endpoint; a welcome message is on its way.")]
     if generated:
-        lines.append(f"Verify the signatures with this secret (shown once): {generated}")
-    return _html(201, "Subscribed", *lines, page=page)
+        lines.append(N_("Verify the signatures with this secret (shown once): %(secret)s"))
+    lang = await page_language(svc, page)
+    return _html(201, N_("Subscribed"), *lines, page=page, lang=lang, secret=generated)
 
 
 @router.get("/s/{slug}/subscribe/confirm", response_class=HTMLResponse)
 async def confirm(slug: str, svc: ServicesDep, token: str = "") -> HTMLResponse:
     sub = await check_token(svc, slug, "confirm", token)
+    page = await svc.store.get_page(slug)
+    lang = await page_language(svc, page)
     if sub is None:
-        return _html(400, "Invalid link", "This link is not valid, or was already used.")
+        return _html(400, *INVALID_LINK, lang=lang)
     await svc.store.confirm_subscriber(sub.id, utcnow())
     return _html(
         200,
-        "Subscription confirmed",
-        "You will get incident and maintenance updates.",
-        "Every message has a link to unsubscribe.",
-        page=await svc.store.get_page(slug),
+        N_("Subscription confirmed"),
+        N_("You will get incident and maintenance updates."),
+        N_("Every message has a link to unsubscribe."),
+        page=page,
+        lang=lang,
     )
 
 
 @router.get("/s/{slug}/unsubscribe", response_class=HTMLResponse)
 async def unsubscribe(slug: str, svc: ServicesDep, token: str = "") -> HTMLResponse:
     sub = await check_token(svc, slug, "unsubscribe", token)
+    page = await svc.store.get_page(slug)
+    lang = await page_language(svc, page)
     if sub is None:
-        return _html(400, "Invalid link", "This link is not valid, or was already used.")
+        return _html(400, *INVALID_LINK, lang=lang)
     await svc.store.delete_subscriber(sub.org_id, sub.id)
     return _html(
-        200, "Unsubscribed", "You will get no more messages.", page=await svc.store.get_page(slug)
+        200, N_("Unsubscribed"), N_("You will get no more messages."), page=page, lang=lang
     )

@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from statpulse.model import Component, Monitor, StatusPage
 from statpulse.settings import Settings
-from statpulse.web.public.i18n import jinja_globals
+from statpulse.web.public.i18n import DEFAULT_LANGUAGE, jinja_globals
 from statpulse.web.public.routes import CSP
 
 _templates = Environment(
@@ -65,7 +65,9 @@ def form_response(
     settings: Settings,
     status: int = 200,
     refusal: Refusal | None = None,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> HTMLResponse:
+    """The form in ``lang`` (the page's language; ``refusal``'s messages come in it)."""
     return render(
         "subscribe_form.html",
         status,
@@ -73,11 +75,13 @@ def form_response(
         components=[(str(c.id), c.name) for c, _ in components],
         kinds=kinds(settings),
         refusal=refusal,
+        lang=lang,
     )
 
 
 def render(template: str, status: int, **context: object) -> HTMLResponse:
-    """``template`` rendered with ``context``, never cached, under the pages' CSP."""
+    """``template`` rendered with ``context`` (``lang``: the page's language), never cached,
+    under the pages' CSP."""
     html = _templates.get_template(template).render(**context)
     headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
     return HTMLResponse(html, status_code=status, headers=headers)

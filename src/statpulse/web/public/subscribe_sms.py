@@ -41,12 +41,15 @@ from statpulse.settings import Settings
 from statpulse.store.sql_subscribers import Subscriber
 from statpulse.web.api.subscribers import redact
 from statpulse.web.deps import ServicesDep
+from statpulse.web.public.i18n import N_, translate
 from statpulse.web.public.subscribe import (
+    INVALID_LINK,
     MAX_FORM,
     _html,
     _new,
     check_token,
     make_token,
+    page_language,
     signing_key,
 )
 from statpulse.web.public.subscribe_form import Refusal, form_response, render, sms_available
@@ -59,7 +62,7 @@ _SEPARATORS = re.compile(r"[\s().\-]")
 CODE = re.compile(r"^[0-9]{6}$")
 CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
-BAD_NUMBER = "Enter a mobile number in international format: + and 8 to 15 digits."
+BAD_NUMBER = N_("Enter a mobile number in international format: + and 8 to 15 digits.")
 
 
 def phone_number(raw: str) -> str | None:
@@ -103,20 +106,22 @@ async def start(
     (checked by the caller) and texts it a code: the code form (202), or the subscribe form
     refused with the reason next to its field."""
 
+    lang = await page_language(svc, page)
+
     async def refused(field: str, text: str, status: int = 422) -> HTMLResponse:
         chosen = [str(c) for c in components]
-        refusal = Refusal("sms", {field: text}, values, chosen)
+        refusal = Refusal("sms", {field: translate(lang, text)}, values, chosen)
         pairs = await svc.store.page_components(page.id)
-        return form_response(page, pairs, svc.settings, status, refusal)
+        return form_response(page, pairs, svc.settings, status, refusal, lang)
 
     if not sms_available(svc.settings):
-        return await refused("kind", "Text messages are not available on this server.")
+        return await refused("kind", N_("Text messages are not available on this server."))
     number = phone_number(values.get("address", ""))
     if number is None:
         return await refused("address", BAD_NUMBER)
     config = sms_config(svc.settings, number)
     if config is None:
-        return await refused("kind", "Text messages are not available on this server.")
+        return await refused("kind", N_("Text messages are not available on this server."))
     key = signing_key(svc.settings)
     sub = await svc.store.find_subscriber(page.id, "sms", number)
     created = sub is None
@@ -153,25 +158,34 @@ async def start(
         if created:
             await svc.store.delete_subscriber(None, sub.id)
         if exc.permanent and exc.status is not None and 400 <= exc.status < 500:
-            return await refused("address", "This number cannot receive text messages.")
-        return await refused("kind", "The text message could not be sent; try again later.", 502)
-    return _code_form(page, sub, key, 202)
+            return await refused("address", N_("This number cannot receive text messages."))
+        failed = N_("The text message could not be sent; try again later.")
+        return await refused("kind", failed, 502)
+    return _code_form(page, sub, key, 202, lang)
 
 
 def _code_form(
-    page: StatusPage, sub: Subscriber, key: bytes, status: int, error: str | None = None
+    page: StatusPage,
+    sub: Subscriber,
+    key: bytes,
+    status: int,
+    lang: str,
+    error: str | None = None,
 ) -> HTMLResponse:
+    """The form for the code, in ``lang``; ``error`` is a message id."""
+    number = redact("sms", sub.address)
     return render(
         "subscribe_sms.html",
         status,
         page=page,
-        heading="Enter your code",
+        lang=lang,
+        heading=translate(lang, "Enter your code"),
         lines=[
-            f"We sent a 6-digit code by text message to {redact('sms', sub.address)}.",
-            "Nothing else is sent until you enter it here.",
+            translate(lang, "We sent a 6-digit code by text message to %(number)s.", number=number),
+            translate(lang, "Nothing else is sent until you enter it here."),
         ],
         token=make_token(key, "sms-code", sub.id, sub.nonce),
-        error=error,
+        error=translate(lang, error) if error else None,
     )
 
 
@@ -187,34 +201,39 @@ async def confirm_code(slug: str, request: Request, svc: ServicesDep) -> HTMLRes
     """Checks the code: 200 confirmed; 422 a wrong code (the form again, with the attempts
     left); 410 expired; 429 when the attempts are used up; 400 a bad token."""
     values = await _form(request)
-    if values is None:
-        return _html(413, "Form too large")
-    sub = await check_token(svc, slug, "sms-code", values.get("token", ""))
     page = await svc.store.get_page(slug)
+    lang = await page_language(svc, page)
+    if values is None:
+        return _html(413, N_("Form too large"), lang=lang)
+    sub = await check_token(svc, slug, "sms-code", values.get("token", ""))
     if sub is None or page is None or sub.kind != "sms":
-        return _html(400, "Invalid link", "This link is not valid, or was already used.")
+        return _html(400, *INVALID_LINK, lang=lang)
     key = signing_key(svc.settings)
     code = _SEPARATORS.sub("", values.get("code", ""))
     if not CODE.match(code):
-        return _code_form(page, sub, key, 422, "Enter the 6 digits of the code.")
+        return _code_form(page, sub, key, 422, lang, N_("Enter the 6 digits of the code."))
     found = await svc.store.spend_subscriber_code(sub.id, MAX_ATTEMPTS)
     if found is None:
         if sub.confirmed_at is None:
             await svc.store.delete_subscriber(None, sub.id)
-        return _html(429, "Too many attempts", "Subscribe again to get a new code.", page=page)
+        again = N_("Subscribe again to get a new code.")
+        return _html(429, N_("Too many attempts"), again, page=page, lang=lang)
     stored, expires_at = found
     if expires_at <= utcnow():
-        return _html(410, "Code expired", "Subscribe again to get a new code.", page=page)
+        again = N_("Subscribe again to get a new code.")
+        return _html(410, N_("Code expired"), again, page=page, lang=lang)
     if not hmac.compare_digest(code_hash(key, sub, code), stored):
-        return _code_form(page, sub, key, 422, "This code is not right; check the message.")
+        wrong = N_("This code is not right; check the message.")
+        return _code_form(page, sub, key, 422, lang, wrong)
     await svc.store.confirm_subscriber(sub.id, utcnow())
     await svc.store.clear_subscriber_code(sub.id)
     return _html(
         200,
-        "Subscription confirmed",
-        "You will get incident and maintenance updates by text message.",
-        "Every message ends with a link to unsubscribe.",
+        N_("Subscription confirmed"),
+        N_("You will get incident and maintenance updates by text message."),
+        N_("Every message ends with a link to unsubscribe."),
         page=page,
+        lang=lang,
     )
 
 
@@ -223,14 +242,16 @@ async def unsubscribe_form(slug: str, token: str, svc: ServicesDep) -> HTMLRespo
     """Asks before unsubscribing: link previews must not unsubscribe anyone."""
     sub = await check_token(svc, slug, "unsubscribe", token)
     page = await svc.store.get_page(slug)
+    lang = await page_language(svc, page)
     if sub is None or page is None:
-        return _html(400, "Invalid link", "This link is not valid, or was already used.")
+        return _html(400, *INVALID_LINK, lang=lang)
     return render(
         "subscribe_sms.html",
         200,
         page=page,
-        heading=f"Unsubscribe from {page.title}?",
-        lines=["You will get no more messages about this page."],
+        lang=lang,
+        heading=translate(lang, "Unsubscribe from %(title)s?", title=page.title),
+        lines=[translate(lang, "You will get no more messages about this page.")],
         token=None,
         unsubscribe=f"/s/{page.slug}/unsubscribe/{token}",
     )
@@ -239,8 +260,11 @@ async def unsubscribe_form(slug: str, token: str, svc: ServicesDep) -> HTMLRespo
 @router.post("/s/{slug}/unsubscribe/{token}", response_class=HTMLResponse)
 async def unsubscribe(slug: str, token: str, svc: ServicesDep) -> HTMLResponse:
     sub = await check_token(svc, slug, "unsubscribe", token)
-    if sub is None:
-        return _html(400, "Invalid link", "This link is not valid, or was already used.")
-    await svc.store.delete_subscriber(sub.org_id, sub.id)
     page = await svc.store.get_page(slug)
-    return _html(200, "Unsubscribed", "You will get no more messages.", page=page)
+    lang = await page_language(svc, page)
+    if sub is None:
+        return _html(400, *INVALID_LINK, lang=lang)
+    await svc.store.delete_subscriber(sub.org_id, sub.id)
+    return _html(
+        200, N_("Unsubscribed"), N_("You will get no more messages."), page=page, lang=lang
+    )

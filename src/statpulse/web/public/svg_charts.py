@@ -13,6 +13,11 @@ assistive-technology text: inside ``role="img"`` nothing else is read); the page
 table of the same numbers. Each cell or bucket has a ``<title>`` tooltip. Colours and fonts
 come from classes styled in ``status.css`` (no ``style=`` attributes: the page's CSP forbids
 inline styles); every interpolated text is escaped. Sizes scale with the width (``viewBox``).
+
+Every text (names, descriptions, tooltips, month and weekday names, the key, numbers and
+dates) is in the ``lang`` given (the page's language; English by default): month and weekday
+names are message ids of the catalog (``i18n.py``), numbers use the language's marks
+(``"1.234 ms"``, ``"2,5 ms"`` in German).
 """
 
 from __future__ import annotations
@@ -28,6 +33,13 @@ from itertools import groupby
 from markupsafe import Markup, escape
 
 from statpulse.model import DayUptime
+from statpulse.web.public.i18n import (
+    DEFAULT_LANGUAGE,
+    N_,
+    decimal_mark,
+    translate,
+    translate_plural,
+)
 from statpulse.web.public.svg import day_class
 from statpulse.web.public.view import day_uptime_pct, format_pct, uptime_pct
 
@@ -35,6 +47,7 @@ __all__ = [
     "HEATMAP_KEY",
     "LatencyPoint",
     "calendar_heatmap",
+    "format_count",
     "format_ms",
     "heatmap_cell_title",
     "long_date",
@@ -43,17 +56,22 @@ __all__ = [
     "short_date",
 ]
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = (
+    N_("Jan"), N_("Feb"), N_("Mar"), N_("Apr"), N_("May"), N_("Jun"),
+    N_("Jul"), N_("Aug"), N_("Sep"), N_("Oct"), N_("Nov"), N_("Dec"),
+)  # fmt: skip
+"""Abbreviated month names: message ids, translated with the page's language."""
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 HEATMAP_KEY = (
-    ("u-none", "No data"),
-    ("u-ok", "100 %"),
-    ("u-minor", "99 % to 100 %"),
-    ("u-degraded", "Slow (1 % of checks or more degraded)"),
-    ("u-partial", "95 % to 99 %"),
-    ("u-major", "Below 95 %"),
+    ("u-none", N_("No data")),
+    ("u-ok", N_("100 %")),
+    ("u-minor", N_("99 % to 100 %")),
+    ("u-degraded", N_("Slow (1 % of checks or more degraded)")),
+    ("u-partial", N_("95 % to 99 %")),
+    ("u-major", N_("Below 95 %")),
 )
-"""The heatmap's colour classes in key order, with their meaning (``svg.py``'s table)."""
+"""The heatmap's colour classes in key order, with their meaning (``svg.py``'s table; message
+ids)."""
 
 # Heatmap geometry, in viewBox units: cells of CELL with GAP between them, weekday labels in
 # the left margin, month labels in the top one.
@@ -73,14 +91,27 @@ Scale = Callable[[float], float]
 """Data to viewBox coordinate (bucket index to x, ms to y)."""
 
 
-def short_date(day: date) -> str:
-    """``"21 Nov"`` (English month names whatever the server's locale)."""
-    return f"{day.day} {MONTHS[day.month - 1]}"
+def short_date(day: date, lang: str = DEFAULT_LANGUAGE) -> str:
+    """``"21 Nov"`` (``"21. Nov"`` in German; month names of ``lang`` whatever the server's
+    locale)."""
+    month = translate(lang, MONTHS[day.month - 1])
+    return translate(lang, "%(day)s %(month)s", day=day.day, month=month)
 
 
-def long_date(day: date) -> str:
+def long_date(day: date, lang: str = DEFAULT_LANGUAGE) -> str:
     """``"21 Nov 2026"``."""
-    return f"{short_date(day)} {day.year}"
+    return f"{short_date(day, lang)} {day.year}"
+
+
+def format_count(n: float, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A whole number with grouped digits: ``"1,440"`` (``"1.440"`` in German)."""
+    text = f"{round(n):,}"
+    return text.replace(",", ".") if decimal_mark(lang) == "," else text
+
+
+def _decimal(text: str, lang: str) -> str:
+    """``text`` (a number written with a decimal point) with the decimal mark of ``lang``."""
+    return text.replace(".", decimal_mark(lang))
 
 
 def _num(value: float) -> str:
@@ -104,19 +135,27 @@ def _open_svg(cls: str, base: str, width: float, height: float, name: str, desc:
 # --- calendar heatmap ---------------------------------------------------------------------
 
 
-def heatmap_cell_title(day: date, uptime: DayUptime | None) -> str:
-    """Tooltip of one cell, unescaped: ``"21 Nov 2026: 99.95 % uptime, 2 failed checks of
-    1,440"`` (``", 5 degraded"`` added when some were slow), or ``"21 Nov 2026: No data"``."""
+def heatmap_cell_title(day: date, uptime: DayUptime | None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """Tooltip of one cell in ``lang``, unescaped: ``"21 Nov 2026: 99.95 % uptime, 2 failed
+    checks of 1,440"`` (``", 5 degraded"`` added when some were slow), or ``"21 Nov 2026: No
+    data"``."""
     pct = day_uptime_pct(uptime) if uptime is not None else None
+    when = long_date(day, lang)
     if uptime is None or pct is None:
-        return f"{long_date(day)}: No data"
+        return translate(lang, "%(day)s: No data", day=when)
     failed = max(uptime.checks - uptime.ok, 0)
-    text = (
-        f"{long_date(day)}: {format_pct(pct)} uptime, "
-        f"{failed:,} failed check{'s' * (failed != 1)} of {uptime.checks:,}"
+    text = translate_plural(
+        lang,
+        "%(day)s: %(pct)s uptime, %(failed)s failed check of %(checks)s",
+        "%(day)s: %(pct)s uptime, %(failed)s failed checks of %(checks)s",
+        failed,
+        day=when,
+        pct=format_pct(pct, lang),
+        failed=format_count(failed, lang),
+        checks=format_count(uptime.checks, lang),
     )
     if uptime.degraded > 0:
-        text += f", {uptime.degraded:,} degraded"
+        text += translate(lang, ", %(n)s degraded", n=format_count(uptime.degraded, lang))
     return text
 
 
@@ -131,55 +170,77 @@ def _parse_days(days: Sequence[DayUptime]) -> dict[date, DayUptime]:
     return found
 
 
-def _heatmap_desc(by_date: dict[date, DayUptime], first: date, last: date) -> str:
+def _heatmap_desc(by_date: dict[date, DayUptime], first: date, last: date, lang: str) -> str:
     total = (last - first).days + 1
     with_data = [d for d in by_date.values() if d.checks > 0]
     down = [(day_uptime_pct(d) or 0.0, day) for day, d in by_date.items() if 0 <= d.ok < d.checks]
     slow = sum(1 for d in with_data if day_class(d) == "u-degraded")
     parts = [
-        f"Uptime over the {total} day{'s' * (total != 1)}: {format_pct(uptime_pct(with_data))}."
+        translate_plural(
+            lang,
+            "Uptime over the %(n)s day: %(pct)s.",
+            "Uptime over the %(n)s days: %(pct)s.",
+            total,
+            pct=format_pct(uptime_pct(with_data), lang),
+        )
     ]
     if down:
         pct, worst = min(down)
         parts.append(
-            f"Days with downtime: {len(down)}; the worst, {long_date(worst)}, "
-            f"had {format_pct(pct)} uptime."
+            translate(
+                lang,
+                "Days with downtime: %(n)s; the worst, %(day)s, had %(pct)s uptime.",
+                n=len(down),
+                day=long_date(worst, lang),
+                pct=format_pct(pct, lang),
+            )
         )
     else:
-        parts.append("Days with downtime: 0.")
-    parts.append(f"Days with degraded performance: {slow}.")
-    parts.append(f"Days without data: {total - len(with_data)}.")
+        parts.append(translate(lang, "Days with downtime: %(n)s.", n=0))
+    parts.append(translate(lang, "Days with degraded performance: %(n)s.", n=slow))
+    parts.append(translate(lang, "Days without data: %(n)s.", n=total - len(with_data)))
     return " ".join(parts)
 
 
-def calendar_heatmap(days: Sequence[DayUptime], *, label: str, uid: str = "c") -> Markup:
+def calendar_heatmap(
+    days: Sequence[DayUptime], *, label: str, uid: str = "c", lang: str = DEFAULT_LANGUAGE
+) -> Markup:
     """Daily uptime as a calendar: ``<div class="hm">`` holding the ``<svg>`` and its colour key.
 
     ``days``: the component's days (``view.last_days``: oldest first, no gap), each placed by
     its date: column = week (starting on Monday), row = weekday. A date of the span from the
     first to the last day without an entry is a "no data" cell; an entry whose ``day`` is not
     an ISO date is ignored. ``label`` (the component's name) starts the accessible name;
-    ``uid`` keeps element ids unique on the page.
+    ``uid`` keeps element ids unique on the page; ``lang`` is the page's language.
     """
     base = _uid("hm", uid)
     by_date = _parse_days(days)
     if not by_date:
-        name = f"{label}: daily uptime"
-        svg = _open_svg("hm", base, 120, 30, name, "No data.")
-        svg += '<text x="60" y="19" text-anchor="middle">No data</text></svg>'
+        name = translate(lang, "%(label)s: daily uptime", label=label)
+        svg = _open_svg("hm", base, 120, 30, name, translate(lang, "No data."))
+        no_data = escape(translate(lang, "No data"))
+        svg += f'<text x="60" y="19" text-anchor="middle">{no_data}</text></svg>'
         return Markup(f'<div class="hm">{svg}</div>')  # noqa: S704 - text escaped
     first, last = min(by_date), max(by_date)
     monday = first - timedelta(days=first.weekday())
     columns = (last - monday).days // 7 + 1
     width = HM_LEFT + columns * PITCH - GAP + HM_RIGHT
     height = HM_TOP + 7 * PITCH - GAP
-    name = f"{label}: daily uptime from {long_date(first)} to {long_date(last)}"
-    parts = [_open_svg("hm", base, width, height, name, _heatmap_desc(by_date, first, last))]
+    name = translate(
+        lang,
+        "%(label)s: daily uptime from %(start)s to %(end)s",
+        label=label,
+        start=long_date(first, lang),
+        end=long_date(last, lang),
+    )
+    desc = _heatmap_desc(by_date, first, last, lang)
+    parts = [_open_svg("hm", base, width, height, name, desc)]
     parts.append('<g class="hm-l">')
-    parts.extend(_month_labels(first, last, monday, columns))
+    parts.extend(_month_labels(first, last, monday, columns, lang))
     for row in LABELLED_ROWS:
         y = HM_TOP + row * PITCH + CELL - 1
-        parts.append(f'<text x="{HM_LEFT - 4}" y="{y}" text-anchor="end">{WEEKDAYS[row]}</text>')
+        weekday = escape(translate(lang, WEEKDAYS[row]))
+        parts.append(f'<text x="{HM_LEFT - 4}" y="{y}" text-anchor="end">{weekday}</text>')
     parts.append("</g>")
     cells = [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
@@ -194,17 +255,18 @@ def calendar_heatmap(days: Sequence[DayUptime], *, label: str, uid: str = "c") -
             offset = (day - monday).days
             x = HM_LEFT + offset // 7 * PITCH
             y = HM_TOP + day.weekday() * PITCH
-            title = heatmap_cell_title(day, by_date.get(day))
+            title = heatmap_cell_title(day, by_date.get(day), lang)
             parts.append(
                 f'<rect x="{x}" y="{y}" width="{CELL}" height="{CELL}">'
                 f"<title>{escape(title)}</title></rect>"
             )
         parts.append("</g>")
     parts.append("</svg>")
-    return Markup(f'<div class="hm">{"".join(parts)}{_heatmap_key()}</div>')  # noqa: S704
+    key = _heatmap_key(lang)
+    return Markup(f'<div class="hm">{"".join(parts)}{key}</div>')  # noqa: S704
 
 
-def _month_labels(first: date, last: date, monday: date, columns: int) -> list[str]:
+def _month_labels(first: date, last: date, monday: date, columns: int, lang: str) -> list[str]:
     """A month's name above the column holding its first day (the first column gets the
     first day's month unless the next label is too close to leave it room)."""
     starts: list[tuple[int, int]] = []  # (column, month)
@@ -216,18 +278,20 @@ def _month_labels(first: date, last: date, monday: date, columns: int) -> list[s
     if not starts or starts[0][0] >= 3:
         starts.insert(0, (0, first.month))
     return [
-        f'<text x="{HM_LEFT + col * PITCH}" y="{HM_TOP - 4}">{MONTHS[month - 1]}</text>'
+        f'<text x="{HM_LEFT + col * PITCH}" y="{HM_TOP - 4}">'
+        f"{escape(translate(lang, MONTHS[month - 1]))}</text>"
         for col, month in starts
     ]
 
 
-def _heatmap_key() -> str:
+def _heatmap_key(lang: str) -> str:
     items = "".join(
         f'<li><svg class="sw" viewBox="0 0 1 1" aria-hidden="true" focusable="false">'
-        f'<rect class="{cls}" width="1" height="1"/></svg>{escape(text)}</li>'
+        f'<rect class="{cls}" width="1" height="1"/></svg>{escape(translate(lang, text))}</li>'
         for cls, text in HEATMAP_KEY
     )
-    return f'<ul class="hm-key" aria-label="Colour key">{items}</ul>'
+    key = escape(translate(lang, "Colour key"))
+    return f'<ul class="hm-key" aria-label="{key}">{items}</ul>'
 
 
 # --- response time chart ------------------------------------------------------------------
@@ -249,14 +313,15 @@ def _clean(value: float | None) -> float | None:
     return float(value)
 
 
-def format_ms(value: float | None) -> str:
-    """``"2.5 ms"`` below 10 ms, ``"1,234 ms"`` from there; ``"No data"`` for None."""
+def format_ms(value: float | None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """``"2.5 ms"`` below 10 ms, ``"1,234 ms"`` from there; ``"No data"`` for None (in
+    ``lang``: ``"2,5 ms"``, ``"1.234 ms"``, ``"Keine Daten"``)."""
     value = _clean(value)
     if value is None:
-        return "No data"
+        return translate(lang, "No data")
     if value < 10:
-        return f"{value:.1f} ms"
-    return f"{round(value):,} ms"
+        return _decimal(f"{value:.1f} ms", lang)
+    return f"{format_count(value, lang)} ms"
 
 
 def nice_ticks(high: float, count: int = TICKS) -> list[float]:
@@ -277,20 +342,20 @@ def nice_ticks(high: float, count: int = TICKS) -> list[float]:
     return [round(i * step, 6) for i in range(n + 1)]
 
 
-def _tick_text(value: float) -> str:
+def _tick_text(value: float, lang: str) -> str:
     if value == int(value):
-        return f"{int(value):,} ms"
-    return f"{value:g} ms"
+        return f"{format_count(value, lang)} ms"
+    return _decimal(f"{value:g} ms", lang)
 
 
-def _point_text(point: LatencyPoint, hourly: bool) -> str:
-    when = long_date(point.at.date())
+def _point_text(point: LatencyPoint, hourly: bool, lang: str) -> str:
+    when = long_date(point.at.date(), lang)
     if hourly:
         when += f" {point.at:%H}:00 UTC"
     p50, p95 = _clean(point.p50_ms), _clean(point.p95_ms)
     if p50 is None and p95 is None:
-        return f"{when}: No data"
-    return f"{when}: p50 {format_ms(p50)}, p95 {format_ms(p95)}"
+        return translate(lang, "%(day)s: No data", day=when)
+    return f"{when}: p50 {format_ms(p50, lang)}, p95 {format_ms(p95, lang)}"
 
 
 def _runs(values: Sequence[float | None]) -> list[list[tuple[int, float]]]:
@@ -309,13 +374,17 @@ def _runs(values: Sequence[float | None]) -> list[list[tuple[int, float]]]:
     return runs
 
 
-def _stats(name: str, values: Sequence[float | None]) -> str:
+def _stats(name: str, values: Sequence[float | None], lang: str) -> str:
     found = [v for v in values if v is not None]
     if not found:
-        return f"{name}: no data."
-    return (
-        f"{name}: min {format_ms(min(found))}, median {format_ms(statistics.median(found))}, "
-        f"max {format_ms(max(found))}."
+        return translate(lang, "%(name)s: no data.", name=name)
+    return translate(
+        lang,
+        "%(name)s: min %(min)s, median %(median)s, max %(max)s.",
+        name=name,
+        min=format_ms(min(found), lang),
+        median=format_ms(statistics.median(found), lang),
+        max=format_ms(max(found), lang),
     )
 
 
@@ -326,34 +395,39 @@ def response_time_chart(
     period: str,
     hourly: bool = False,
     uid: str = "c",
+    lang: str = DEFAULT_LANGUAGE,
 ) -> Markup:
     """p50 and p95 latency over ``points`` (equal buckets, oldest first) as an ``<svg>``.
 
     ``label`` (the component's name) and ``period`` (``"daily over the last 90 days"``) make
     the accessible name; the description gives the min, median and max of each series and the
     buckets without data. ``hourly`` labels the x axis with hours instead of dates. Without
-    any data the chart says "No data".
+    any data the chart says "No data". ``lang``: the page's language (``period`` comes in it).
     """
     base = _uid("rt", uid)
     p50 = [_clean(p.p50_ms) for p in points]
     p95 = [_clean(p.p95_ms) for p in points]
-    unit = "hour" if hourly else "day"
     empty = sum(1 for a, b in zip(p50, p95, strict=True) if a is None and b is None)
-    name = f"{label}: response time, {period}"
+    name = translate(lang, "%(label)s: response time, %(period)s", label=label, period=period)
     plot_w = RT_WIDTH - RT_LEFT - RT_RIGHT
     plot_h = RT_HEIGHT - RT_TOP - RT_BOTTOM
     found = [v for v in (*p50, *p95) if v is not None]
     if not found:
-        desc = "No response time data in this period."
+        desc = translate(lang, "No response time data in this period.")
         parts = [_open_svg("rt", base, RT_WIDTH, RT_HEIGHT, name, desc)]
         parts.append(
             f'<text class="rt-empty" x="{RT_WIDTH // 2}" y="{RT_HEIGHT // 2}"'
-            ' text-anchor="middle">No data</text></svg>'
+            f' text-anchor="middle">{escape(translate(lang, "No data"))}</text></svg>'
         )
         return Markup("".join(parts))  # noqa: S704 - text escaped
+    without = (
+        N_("Hours without data: %(n)s of %(total)s.")
+        if hourly
+        else N_("Days without data: %(n)s of %(total)s.")
+    )
     desc = (
-        f"{_stats('p95', p95)} {_stats('p50', p50)} "
-        f"{unit.capitalize()}s without data: {empty} of {len(points)}."
+        f"{_stats('p95', p95, lang)} {_stats('p50', p50, lang)} "
+        f"{translate(lang, without, n=empty, total=len(points))}"
     )
     ticks = nice_ticks(max(found))
     top = ticks[-1]
@@ -371,11 +445,11 @@ def response_time_chart(
     for t in ticks:
         parts.append(
             f'<text x="{RT_LEFT - 6}" y="{_num(y(t))}" dy=".32em" text-anchor="end">'
-            f"{_tick_text(t)}</text>"
+            f"{_tick_text(t, lang)}</text>"
         )
-    for i, text in _x_labels(points, hourly):
+    for i, text in _x_labels(points, hourly, lang):
         parts.append(
-            f'<text x="{_num(x(i))}" y="{RT_HEIGHT - 6}" text-anchor="middle">{text}</text>'
+            f'<text x="{_num(x(i))}" y="{RT_HEIGHT - 6}" text-anchor="middle">{escape(text)}</text>'
         )
     parts.append("</g>")
     parts.extend(_band(p50, p95, x, y))
@@ -385,22 +459,22 @@ def response_time_chart(
     for i, point in enumerate(points):
         parts.append(
             f'<rect x="{_num(RT_LEFT + i * slot)}" y="{RT_TOP}" width="{_num(slot)}"'
-            f' height="{plot_h}"><title>{escape(_point_text(point, hourly))}</title></rect>'
+            f' height="{plot_h}"><title>{escape(_point_text(point, hourly, lang))}</title></rect>'
         )
     parts.append("</g></svg>")
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above
 
 
-def _x_labels(points: Sequence[LatencyPoint], hourly: bool) -> list[tuple[int, str]]:
+def _x_labels(points: Sequence[LatencyPoint], hourly: bool, lang: str) -> list[tuple[int, str]]:
     """Every 6th hour (00, 06, 12, 18), or the 1st and 15th of each month; the first bucket
     when none is such."""
     if hourly:
         found = [(i, f"{p.at:%H}:00") for i, p in enumerate(points) if p.at.hour % 6 == 0]
     else:
-        found = [(i, short_date(p.at)) for i, p in enumerate(points) if p.at.day in (1, 15)]
+        found = [(i, short_date(p.at, lang)) for i, p in enumerate(points) if p.at.day in (1, 15)]
     if not found and points:
         first = points[0].at
-        found = [(0, f"{first:%H}:00" if hourly else short_date(first))]
+        found = [(0, f"{first:%H}:00" if hourly else short_date(first, lang))]
     return found
 
 
