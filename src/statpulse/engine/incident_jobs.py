@@ -11,9 +11,9 @@
   transition and its occurrence, so looking at the same instant twice (overlapping lookbacks,
   a restart, several processes) queues each message once per channel.
 
-``under_maintenance`` tells whether a monitor is covered, now, by an active window of one of
-its components: its alerts and draft incidents are then held back (planned work is not an
-outage).
+``covered`` tells whether a monitor is covered, at an instant, by an active window of one of
+its components: the evaluator then holds its alerts and draft incidents back (planned work is
+not an outage).
 """
 
 from __future__ import annotations
@@ -46,13 +46,6 @@ log = structlog.get_logger(__name__)
 Announce = Callable[
     [Monitor, StateChange, Sequence[CheckResult], Sequence[RegionState]], Awaitable[None]
 ]
-
-
-async def under_maintenance(store: Store, monitor: Monitor, now: datetime) -> bool:
-    windows = await store.list_maintenances(monitor.org_id)
-    if not any(active(m.window, now) for m in windows):
-        return False
-    return covered(monitor, now, windows, await store.list_components(monitor.org_id))
 
 
 def covered(
