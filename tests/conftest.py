@@ -155,9 +155,17 @@ def pgbouncer_url(pgbouncer: PgBouncer) -> str:
 
 
 async def truncate_all(store: SqlStore) -> None:
+    """Empties every table. PostgreSQL breaks a deadlock with a connection still winding down
+    by aborting one side; when that is ours, the TRUNCATE is simply tried again."""
     names = ", ".join(t.name for t in schema.metadata.sorted_tables)
-    async with store.engine.begin() as conn:
-        await conn.execute(sa.text(f"TRUNCATE {names} CASCADE"))
+    for attempt in range(5):
+        try:
+            async with store.engine.begin() as conn:
+                await conn.execute(sa.text(f"TRUNCATE {names} CASCADE"))
+            return
+        except sa.exc.DBAPIError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
 
 
 @pytest.fixture(
