@@ -10,10 +10,12 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from statpulse.engine.sketch import LatencySketch
+from statpulse.store.sqlite_driver import SCHEME as SQLITE_SCHEME
 
 _DRIVERS = {
-    "sqlite": "sqlite+aiosqlite",
-    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "sqlite": SQLITE_SCHEME,
+    "sqlite+aiosqlite": SQLITE_SCHEME,
+    SQLITE_SCHEME: SQLITE_SCHEME,
     "postgres": "postgresql+asyncpg",
     "postgresql": "postgresql+asyncpg",
     "postgresql+asyncpg": "postgresql+asyncpg",
