@@ -21,8 +21,9 @@ import statpulse.web.app as app_module
 from statpulse.bus.live import Broadcaster, MonitorChanged
 from statpulse.model import Status
 from statpulse.settings import Settings
+from statpulse.store.sql import SqlStore
 from statpulse.web.public import routes
-from statpulse.web.public.render_cache import RenderCache, etag_matches
+from statpulse.web.public.render_cache import RenderCache, etag_matches, watch_committed_writes
 from statpulse.web.public.routes import CACHE_CONTROL
 from statpulse.web.services import Services
 from tests.api import conftest as api
@@ -288,3 +289,22 @@ async def test_cached_pages_leaves_other_queries_and_paths_to_the_app(fast: Fast
     assert (await fast.client.get("/s/acme?x=1")).status_code == 200
     assert (await fast.client.get("/s/acme/events/nothing")).status_code == 404
     assert fast.reached[0] == 3
+
+
+async def test_every_watch_of_one_engine_sees_a_committed_write(sqlite_store: SqlStore) -> None:
+    # Two watches (the page cache and the live settings, say) on one engine: the first to see
+    # the commit must not hide it from the second.
+    seen: list[str] = []
+    engine = sqlite_store.engine.sync_engine
+    stops = [
+        watch_committed_writes(engine, frozenset({"status_pages"}), lambda: seen.append("a")),
+        watch_committed_writes(engine, frozenset({"status_pages"}), lambda: seen.append("b")),
+        watch_committed_writes(engine, frozenset({"monitors"}), lambda: seen.append("c")),
+    ]
+    try:
+        org = await sqlite_store.create_org("acme", "Acme")
+        await sqlite_store.create_page(org.id, "acme", "Acme", "")
+        assert sorted(seen) == ["a", "b"]
+    finally:
+        for stop in stops:
+            stop()

@@ -113,33 +113,7 @@ class RenderCache:
     def watch_writes(self, engine: Engine, tables: frozenset[str] = PAGE_TABLES) -> None:
         """Invalidate when a transaction on ``engine`` (an ``AsyncEngine``'s ``sync_engine``)
         that wrote to one of ``tables`` commits (until ``close``)."""
-
-        def executed(conn: Connection, *args: Any) -> None:
-            context: ExecutionContext = args[-2]
-            if (
-                getattr(context, "isinsert", False)
-                or getattr(context, "isupdate", False)
-                or (getattr(context, "isdelete", False))
-            ):
-                table = getattr(getattr(context.compiled, "statement", None), "table", None)
-                if getattr(table, "name", None) in tables:
-                    conn.info[_DIRTY] = True
-
-        def committed(conn: Connection) -> None:
-            if conn.info.pop(_DIRTY, False):
-                self.invalidate()
-
-        def rolled_back(conn: Connection) -> None:
-            conn.info.pop(_DIRTY, None)
-
-        listeners = (
-            ("after_cursor_execute", executed),
-            ("commit", committed),
-            ("rollback", rolled_back),
-        )
-        for name, fn in listeners:
-            event.listen(engine, name, fn)
-            self._stack.callback(event.remove, engine, name, fn)
+        self._stack.callback(watch_committed_writes(engine, tables, self.invalidate))
 
     async def close(self) -> None:
         await self._stack.aclose()
@@ -203,3 +177,44 @@ def _retrieve(task: asyncio.Task[Rendered]) -> None:
     """Mark a failed render's exception as seen when every waiter went away."""
     if not task.cancelled():
         task.exception()
+
+
+def watch_committed_writes(
+    engine: Engine, tables: frozenset[str], on_commit: Callable[[], None]
+) -> Callable[[], None]:
+    """Call ``on_commit`` when a transaction on ``engine`` (an ``AsyncEngine``'s
+    ``sync_engine``) that wrote to one of ``tables`` commits; returns what stops watching.
+    Each watch marks the connection with its own key: several watch one engine."""
+    dirty = (_DIRTY, object())
+
+    def executed(conn: Connection, *args: Any) -> None:
+        context: ExecutionContext = args[-2]
+        if (
+            getattr(context, "isinsert", False)
+            or getattr(context, "isupdate", False)
+            or (getattr(context, "isdelete", False))
+        ):
+            table = getattr(getattr(context.compiled, "statement", None), "table", None)
+            if getattr(table, "name", None) in tables:
+                conn.info[dirty] = True
+
+    def committed(conn: Connection) -> None:
+        if conn.info.pop(dirty, False):
+            on_commit()
+
+    def rolled_back(conn: Connection) -> None:
+        conn.info.pop(dirty, None)
+
+    listeners = (
+        ("after_cursor_execute", executed),
+        ("commit", committed),
+        ("rollback", rolled_back),
+    )
+    for name, fn in listeners:
+        event.listen(engine, name, fn)
+
+    def stop() -> None:
+        for name, fn in listeners:
+            event.remove(engine, name, fn)
+
+    return stop
