@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from statpulse.bus.live import Broadcaster, MonitorChanged
+from statpulse.engine.incidents import Override
 from statpulse.model import Evaluation, MonitorConfig, Status, utcnow
 from statpulse.store.sql import SqlStore
 from statpulse.web.public.appearance import DEFAULT_APPEARANCE, PageAppearance
@@ -204,3 +205,51 @@ async def test_the_page_language_is_read_once_until_the_appearance_is_written(
     finally:
         svc.stopping.set()
         await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_change_reads_the_statuses_only_until_this_process_writes_to_the_page(
+    sqlite_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = sqlite_store
+    org = await store.create_org("acme", "Acme")
+    monitor = await store.create_monitor(
+        org.id, MonitorConfig(name="api", kind="http", target="http://x/", interval_s=10)
+    )
+    page = await store.create_page(org.id, "acme", "Acme status", "")
+    component = await store.create_component(org.id, "API", "", monitor.id, [page.id])
+    frame_reads = 0
+    read_components = store.page_components
+
+    async def counted(page_id: uuid.UUID) -> Any:
+        nonlocal frame_reads
+        frame_reads += 1
+        return await read_components(page_id)
+
+    monkeypatch.setattr(store, "page_components", counted)
+    live = Broadcaster()
+    svc = SimpleNamespace(store=store, live=live, stopping=asyncio.Event())
+    stream = _stream(svc, page)  # type: ignore[arg-type]
+    try:
+        assert (await _next_data(stream))["components"][0]["status"] == "unknown"
+        for status in (Status.DOWN, Status.UP, Status.DOWN):  # the status is read fresh
+            await store.evaluate_locked([monitor.id], _deciding(monitor.id, status))
+            live.publish(MonitorChanged(monitor.id, status))
+            assert (await _next_data(stream))["components"][0]["status"] == status.value
+        assert frame_reads == 1
+        # This process's override drops the frame: the next change shows it.
+        await store.set_override(
+            org.id, component.id, "test", Override.MAJOR_OUTAGE, "by hand", utcnow()
+        )
+        await store.evaluate_locked([monitor.id], _deciding(monitor.id, Status.UP))
+        live.publish(MonitorChanged(monitor.id, Status.UP))
+        doc = await _next_data(stream)
+        assert frame_reads == 2
+        assert doc["components"][0]["status"] == "down"
+    finally:
+        svc.stopping.set()
+        await stream.aclose()  # type: ignore[attr-defined]
+
+
+def _deciding(monitor_id: uuid.UUID, status: Status) -> Any:
+    """An evaluation that stores ``status`` as the monitor's new one."""
+    return lambda _current, _states: Evaluation([], {monitor_id: (status, utcnow())}, [])

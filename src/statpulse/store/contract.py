@@ -147,6 +147,10 @@ class Store(Protocol):
     async def monitors_by_id(self, monitor_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Monitor]:
         """Unscoped lookup for the engine (results carry only a monitor id)."""
 
+    async def monitor_regions(self, monitor_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+        """The configured regions of those of ``monitor_ids`` that exist (the runner API's
+        check of an upload, without reading whole monitors)."""
+
     # results
     async def add_results(self, results: Sequence[CheckResult]) -> int:
         """Store a batch in one transaction; a result id already stored is skipped.
@@ -194,6 +198,11 @@ class Store(Protocol):
 
     # monitor state
     async def region_states(self, monitor_ids: Sequence[uuid.UUID]) -> list[RegionState]: ...
+
+    async def monitor_statuses(
+        self, monitor_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[Status, datetime]]:
+        """Status and the time it was entered, of those of ``monitor_ids`` that exist."""
 
     async def save_evaluation(
         self,

@@ -244,6 +244,24 @@ class MonitorsMixin(KeysMixin):
         monitors = await self._opened(await self._all(query))
         return {m.id: m for m in monitors}
 
+    async def monitor_regions(self, monitor_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+        if not monitor_ids:
+            return {}
+        m = t.monitors.c
+        query = sa.select(m.id, m.regions).where(m.id.in_(list(set(monitor_ids))))
+        return {r.id: list(r.regions) for r in await self._all(query)}
+
+    async def monitor_statuses(
+        self, monitor_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[Status, datetime]]:
+        if not monitor_ids:
+            return {}
+        m = t.monitors.c
+        query = sa.select(m.id, m.status, m.status_changed_at).where(
+            m.id.in_(list(set(monitor_ids)))
+        )
+        return {r.id: (Status(r.status), r.status_changed_at) for r in await self._all(query)}
+
     async def region_states(self, monitor_ids: Sequence[uuid.UUID]) -> list[RegionState]:
         if not monitor_ids:
             return []

@@ -5,8 +5,10 @@ is decided in ``incidents_view``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from statpulse.engine.evaluate import stale_after
@@ -15,6 +17,7 @@ from statpulse.engine.regions import RegionView, region_views
 from statpulse.model import Component, DayUptime, Monitor, RegionState, Status, StatusPage
 from statpulse.store.contract import Store
 from statpulse.store.sql_incidents import Incident
+from statpulse.store.sql_maintenance import ComponentOverride, Maintenance
 from statpulse.web.public.component_state import (
     ComponentState,
     Source,
@@ -45,6 +48,37 @@ lift this; ``statuspage.py`` has the same bound)."""
 PageComponents = Sequence[tuple[Component, Monitor | None]]
 
 
+@dataclass(frozen=True, slots=True)
+class PageFrame:
+    """What a page's state is made of besides its monitors' live state: the components with
+    their monitors (as read), the organisation's overrides and maintenance windows."""
+
+    pairs: PageComponents
+    overrides: Mapping[uuid.UUID, ComponentOverride]
+    maintenances: Sequence[Maintenance]
+
+
+async def read_frame(store: Store, page: StatusPage) -> PageFrame:
+    return PageFrame(
+        pairs=await store.page_components(page.id),
+        overrides={o.component_id: o for o in await store.list_overrides(page.org_id)},
+        maintenances=await store.list_maintenances(page.org_id),
+    )
+
+
+async def _restated(store: Store, frame: PageFrame) -> PageComponents:
+    """``frame``'s components with their monitors' status as stored now (one query)."""
+    statuses = await store.monitor_statuses([m.id for _, m in frame.pairs if m is not None])
+    pairs = []
+    for component, monitor in frame.pairs:
+        if monitor is not None and (found := statuses.get(monitor.id)) is not None:
+            status, changed_at = found
+            if (status, changed_at) != (monitor.status, monitor.status_changed_at):
+                monitor = dataclasses.replace(monitor, status=status, status_changed_at=changed_at)
+        pairs.append((component, monitor))
+    return pairs
+
+
 async def page_view(
     store: Store,
     page: StatusPage,
@@ -52,14 +86,21 @@ async def page_view(
     *,
     with_history: bool = True,
     lang: str = DEFAULT_LANGUAGE,
+    frame: PageFrame | None = None,
 ) -> PageView:
     """The page as of ``now``: components in order, their current status and, unless
     ``with_history`` is false (the live stream needs only states), 90 days of daily uptime and
-    the component groups. ``lang`` is the page's language, for the regions text.
+    the component groups. ``lang`` is the page's language, for the regions text. With a
+    ``frame`` read earlier (``read_frame``; the live stream caches it), only the monitors'
+    statuses and region states are read.
 
     The status is ``component_state`` (override, then maintenance, then the monitor with its
     regions), the same as the Statuspage JSON's."""
-    pairs = await store.page_components(page.id)
+    if frame is None:
+        frame = await read_frame(store, page)
+        pairs = frame.pairs
+    else:
+        pairs = await _restated(store, frame)
     today = now.astimezone(UTC).date()
     daily = {}
     if with_history:
@@ -69,10 +110,8 @@ async def page_view(
         daily = await store.daily_uptime(monitor_ids, start, end)
     multi = [m for _, m in pairs if m is not None and len(m.config.regions) > 1]
     states = await store.region_states([m.id for m in multi]) if multi else []
-    overrides = {o.component_id: o for o in await store.list_overrides(page.org_id)}
-    maintenance = maintenance_starts(
-        active_maintenances(await store.list_maintenances(page.org_id), now)
-    )
+    overrides = frame.overrides
+    maintenance = maintenance_starts(active_maintenances(frame.maintenances, now))
     groups = await store.list_groups(page.id) if with_history else []
     group_of = {cid: g.id for g in reversed(groups) for cid in g.components}
     components = []

@@ -17,6 +17,14 @@ through ``LiveFanout.settings``, a render cache that is not dropped on live even
 committed write of this process to the appearance (``watch_writes``) and after
 ``SETTINGS_TTL_S``, as rendered pages are (``render_cache.py``), so a change costs no
 appearance query.
+
+The page's frame (components with their monitors, overrides, maintenance windows:
+``data.read_frame``) is kept the same way by ``LiveFanout.frame``, dropped on a committed
+write of this process to a table the page shows (``render_cache.PAGE_TABLES``) and after
+``SETTINGS_TTL_S``; a change then costs one query for the monitors' statuses (plus their
+region states where a monitor has several regions) instead of four. Monitor rows are not
+watched (the evaluator writes them on every change): an edit of a monitor's regions shows in
+the live payload within ``SETTINGS_TTL_S``, as on the rendered page.
 """
 
 from __future__ import annotations
@@ -27,11 +35,17 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 
 from statpulse.bus.live import Broadcaster
-from statpulse.web.public.render_cache import DEFAULT_TTL_S, RenderCache
+from statpulse.web.public.render_cache import (
+    DEFAULT_TTL_S,
+    PAGE_TABLES,
+    RenderCache,
+    watch_committed_writes,
+)
 
 HEARTBEAT_SHARE_S = 1.0
 """A heartbeat shares a read started this recently (seconds)."""
@@ -42,8 +56,14 @@ this process dropped it (another worker's write shows within this time)."""
 SETTINGS_TABLES = frozenset({"page_appearance"})
 """Tables whose committed writes drop the cached settings."""
 
+MAX_FRAMES = 1024
+"""Frames kept at most (all are dropped at this count, so pages cannot grow it for ever)."""
+
 Render = Callable[[], Awaitable[str]]
 """Reads the page's state and returns the text to send; may raise (nothing is shared then)."""
+
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -65,13 +85,36 @@ class LiveFanout:
         self.settings = RenderCache(ttl_s=SETTINGS_TTL_S, clock=clock)
         """Page settings the payload depends on (keyed by setting and page), as bytes."""
         self._watched: Engine | None = None
+        self._frames: dict[Hashable, tuple[float, object]] = {}
+        self._frames_generation = 0
 
     def watch_writes(self, engine: Engine) -> None:
-        """Drop ``settings`` on a committed write to ``SETTINGS_TABLES`` through ``engine`` (an
-        ``AsyncEngine``'s ``sync_engine``); one engine per fan-out, later calls are no-ops."""
+        """Drop ``settings`` on a committed write to ``SETTINGS_TABLES``, and the frames on one
+        to ``PAGE_TABLES``, through ``engine`` (an ``AsyncEngine``'s ``sync_engine``); one
+        engine per fan-out, later calls are no-ops."""
         if self._watched is None:
             self._watched = engine
             self.settings.watch_writes(engine, SETTINGS_TABLES)
+            watch_committed_writes(engine, PAGE_TABLES, self._drop_frames)
+
+    async def frame(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """The frame of page ``key``: cached, or ``read()`` (remembered unless a watched write
+        committed while it ran). Raises what ``read`` raised."""
+        now = self._clock()
+        found = self._frames.get(key)
+        if found is not None and now - found[0] <= SETTINGS_TTL_S:
+            return found[1]  # type: ignore[return-value]
+        generation = self._frames_generation
+        value = await read()
+        if generation == self._frames_generation:
+            if len(self._frames) >= MAX_FRAMES:
+                self._frames.clear()
+            self._frames[key] = (now, value)
+        return value
+
+    def _drop_frames(self) -> None:
+        self._frames_generation += 1
+        self._frames.clear()
 
     async def payload(self, key: Hashable, render: Render, *, max_age_s: float = math.inf) -> str:
         """The text of ``render`` for ``key``, shared with the other callers for ``key``: from

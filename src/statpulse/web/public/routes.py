@@ -24,7 +24,13 @@ from statpulse.bus.live import MonitorChanged
 from statpulse.model import StatusPage, utcnow
 from statpulse.web.deps import ServicesDep, services
 from statpulse.web.errors import invalid, not_found
-from statpulse.web.public.data import history_cursor, page_notices, page_view, public_incident
+from statpulse.web.public.data import (
+    history_cursor,
+    page_notices,
+    page_view,
+    public_incident,
+    read_frame,
+)
 from statpulse.web.public.live_fanout import HEARTBEAT_SHARE_S, fanout_for
 from statpulse.web.public.render_cache import RenderCache, Rendered, etag_matches
 from statpulse.web.public.view import live_payload, template_globals
@@ -250,7 +256,10 @@ async def _stream(svc: Services, page: StatusPage) -> AsyncIterator[str]:
     async def render() -> str:
         # Banner and labels; cached apart from the state (live_fanout.py).
         lang = (await fanout.settings.get(("language", page.id), language)).body.decode()
-        view = await page_view(svc.store, page, utcnow(), with_history=False, lang=lang)
+        frame = await fanout.frame(page.id, lambda: read_frame(svc.store, page))
+        view = await page_view(
+            svc.store, page, utcnow(), with_history=False, lang=lang, frame=frame
+        )
         payload = live_payload(view, lang)
         return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
 
