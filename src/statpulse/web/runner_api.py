@@ -252,8 +252,8 @@ class RunnerApi:
     async def _allowed(self, region: str, results: list[CheckResult]) -> list[CheckResult]:
         """The results of monitors that exist and are configured for ``region``."""
         ids: set[uuid.UUID] = {r.monitor_id for r in results}
-        monitors = await self._store.monitors_by_id(list(ids))
-        ok = {mid for mid, m in monitors.items() if region in m.config.regions}
+        regions = await self._store.monitor_regions(list(ids))
+        ok = {mid for mid, configured in regions.items() if region in configured}
         return [r for r in results if r.monitor_id in ok]
 
 
