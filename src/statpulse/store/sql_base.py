@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import typing
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -29,11 +30,22 @@ def _enum_fields(cls: type) -> dict[str, type[enum.Enum]]:
     return found
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The field names of a dataclass; computed once."""
+    found = _FIELD_NAMES.get(cls)
+    if found is None:
+        found = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return found
+
+
 def from_row(cls: type[T], row: sa.Row[Any]) -> T:
     """A model dataclass from the row columns of the same names (extra columns are ignored);
     enum fields are built from their stored values."""
     mapping = row._mapping
-    values = {f.name: mapping[f.name] for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values = {name: mapping[name] for name in _field_names(cls)}
     for name, enum_type in _enum_fields(cls).items():
         if values[name] is not None:
             values[name] = enum_type(values[name])
@@ -53,9 +65,11 @@ class SqlBase:
     def dialect(self) -> str:
         return self._dialect
 
-    async def _all(self, query: sa.Executable) -> list[sa.Row[Any]]:
+    async def _all(
+        self, query: sa.Executable, params: Mapping[str, Any] | None = None
+    ) -> list[sa.Row[Any]]:
         async with self._engine.connect() as conn:
-            return list((await conn.execute(query)).all())
+            return list((await conn.execute(query, params)).all())
 
     async def _first(self, query: sa.Executable) -> sa.Row[Any] | None:
         async with self._engine.connect() as conn:

@@ -110,6 +110,34 @@ def _scoped(org_id: uuid.UUID, monitor_id: uuid.UUID) -> sa.ColumnElement[bool]:
     return sa.and_(t.monitors.c.id == monitor_id, t.monitors.c.org_id == org_id)
 
 
+# The hot statements, built once (building one costs about as much as executing it).
+_IDS: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
+_m = t.monitors.c
+_BY_ID = sa.select(t.monitors).where(_m.id.in_(_IDS))
+_REGIONS = sa.select(_m.id, _m.regions).where(_m.id.in_(_IDS))
+_STATUSES = sa.select(_m.id, _m.status, _m.status_changed_at).where(_m.id.in_(_IDS))
+_REGION_STATES = sa.select(t.region_states).where(t.region_states.c.monitor_id.in_(_IDS))
+_LIVE = sa.select(_m.id, _m.status).where(_m.id.in_(_IDS), _m.paused.is_(False)).order_by(_m.id)
+_LIVE_LOCKED = _LIVE.with_for_update()
+_LOCK_SQLITE = (
+    t.monitors.update()
+    .where(_m.id.in_(_IDS))
+    .values(status=_m.status)
+    .returning(_m.id, _m.status, _m.paused)
+)
+_STATE_CHANGES = (
+    sa.select(t.state_changes)
+    .where(t.state_changes.c.monitor_id == sa.bindparam("m_id"))
+    .order_by(t.state_changes.c.at.desc(), t.state_changes.c.id.desc())
+    .limit(sa.bindparam("m_limit"))
+)
+_SET_STATUS = (
+    t.monitors.update()
+    .where(_m.id == sa.bindparam("m_id"))
+    .values(status=sa.bindparam("m_status"), status_changed_at=sa.bindparam("m_at"))
+)
+
+
 class MonitorsMixin(KeysMixin):
     # Secrets are sealed on write and opened on read (sql_keys): callers see plaintext.
     async def _sealed_values(
@@ -240,35 +268,27 @@ class MonitorsMixin(KeysMixin):
     async def monitors_by_id(self, monitor_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Monitor]:
         if not monitor_ids:
             return {}
-        query = sa.select(t.monitors).where(t.monitors.c.id.in_(list(set(monitor_ids))))
-        monitors = await self._opened(await self._all(query))
+        monitors = await self._opened(await self._all(_BY_ID, {"ids": list(set(monitor_ids))}))
         return {m.id: m for m in monitors}
 
     async def monitor_regions(self, monitor_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
         if not monitor_ids:
             return {}
-        m = t.monitors.c
-        query = sa.select(m.id, m.regions).where(m.id.in_(list(set(monitor_ids))))
-        return {r.id: list(r.regions) for r in await self._all(query)}
+        rows = await self._all(_REGIONS, {"ids": list(set(monitor_ids))})
+        return {r.id: list(r.regions) for r in rows}
 
     async def monitor_statuses(
         self, monitor_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, tuple[Status, datetime]]:
         if not monitor_ids:
             return {}
-        m = t.monitors.c
-        query = sa.select(m.id, m.status, m.status_changed_at).where(
-            m.id.in_(list(set(monitor_ids)))
-        )
-        return {r.id: (Status(r.status), r.status_changed_at) for r in await self._all(query)}
+        rows = await self._all(_STATUSES, {"ids": list(set(monitor_ids))})
+        return {r.id: (Status(r.status), r.status_changed_at) for r in rows}
 
     async def region_states(self, monitor_ids: Sequence[uuid.UUID]) -> list[RegionState]:
         if not monitor_ids:
             return []
-        query = sa.select(t.region_states).where(
-            t.region_states.c.monitor_id.in_(list(set(monitor_ids)))
-        )
-        rows = await self._all(query)
+        rows = await self._all(_REGION_STATES, {"ids": list(set(monitor_ids))})
         return [from_row(RegionState, r) for r in rows]
 
     async def save_evaluation(
@@ -294,21 +314,13 @@ class MonitorsMixin(KeysMixin):
             # FOR UPDATE (ordered by id, so two workers never deadlock) makes a second worker
             # holding results of the same monitors wait here, then read what the first wrote.
             live = await _live_statuses(conn, ids, lock=True)
-            states = await conn.execute(
-                sa.select(t.region_states).where(t.region_states.c.monitor_id.in_(list(live)))
-            )
+            states = await conn.execute(_REGION_STATES, {"ids": list(live)})
             outcome = decide(live, [from_row(RegionState, r) for r in states])
             await _write_evaluation(conn, set(live), outcome)
             return outcome
 
     async def state_changes(self, monitor_id: uuid.UUID, limit: int) -> list[StateChange]:
-        query = (
-            sa.select(t.state_changes)
-            .where(t.state_changes.c.monitor_id == monitor_id)
-            .order_by(t.state_changes.c.at.desc(), t.state_changes.c.id.desc())
-            .limit(limit)
-        )
-        rows = await self._all(query)
+        rows = await self._all(_STATE_CHANGES, {"m_id": monitor_id, "m_limit": limit})
         return [from_row(StateChange, r) for r in rows]
 
 
@@ -317,26 +329,16 @@ async def _live_statuses(
 ) -> dict[uuid.UUID, Status]:
     """Current status of the monitors among ``ids`` that still exist and are not paused (those
     deleted or paused while their results were in flight are skipped)."""
-    query = (
-        sa.select(t.monitors.c.id, t.monitors.c.status)
-        .where(t.monitors.c.id.in_(list(ids)), t.monitors.c.paused.is_(False))
-        .order_by(t.monitors.c.id)
-    )
+    params = {"ids": list(ids)}
     if lock and conn.dialect.name == "sqlite":
         # SQLite has no row locks and ignores FOR UPDATE: a first write takes the database's
         # write lock now (waiting up to busy_timeout), and returns the rows it locked (one
         # statement, not a write and then the read).
-        locked = await conn.execute(
-            t.monitors.update()
-            .where(t.monitors.c.id.in_(list(ids)))
-            .values(status=t.monitors.c.status)
-            .returning(t.monitors.c.id, t.monitors.c.status, t.monitors.c.paused)
-        )
+        locked = await conn.execute(_LOCK_SQLITE, params)
         rows = sorted((row.id, row.status) for row in locked if not row.paused)
         return {monitor_id: Status(status) for monitor_id, status in rows}
-    if lock:
-        query = query.with_for_update()
-    return {row.id: Status(row.status) for row in await conn.execute(query)}
+    query = _LIVE_LOCKED if lock else _LIVE
+    return {row.id: Status(row.status) for row in await conn.execute(query, params)}
 
 
 async def _write_evaluation(conn: AsyncConnection, live: set[uuid.UUID], ev: Evaluation) -> None:
@@ -364,9 +366,7 @@ async def _write_evaluation(conn: AsyncConnection, live: set[uuid.UUID], ev: Eva
     for monitor_id, (status, at) in ev.monitor_statuses.items():
         if monitor_id in live:
             await conn.execute(
-                t.monitors.update()
-                .where(t.monitors.c.id == monitor_id)
-                .values(status=status.value, status_changed_at=at)
+                _SET_STATUS, {"m_id": monitor_id, "m_status": status.value, "m_at": at}
             )
     change_rows = [
         {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -129,9 +130,7 @@ class ResultsMixin(RollupsMixin, RetentionMixin):
     ) -> set[uuid.UUID]:
         """executemany of ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: the new ids
         (RETURNING lists exactly the new rows; executemany rowcounts are not reliable)."""
-        stmt = insert_ignoring_duplicates(self._dialect, t.check_results, *_KEY)
-        stmt = stmt.returning(_r.id)
-        return {row.id for row in await conn.execute(stmt, rows)}
+        return {row.id for row in await conn.execute(_insert_returning_ids(self._dialect), rows)}
 
     async def _copy_results(
         self, conn: AsyncConnection, rows: list[dict[str, Any]]
@@ -215,3 +214,8 @@ class ResultsMixin(RollupsMixin, RetentionMixin):
                 )
             )
         return dict(days)
+
+
+@functools.cache
+def _insert_returning_ids(dialect: str) -> sa.Insert:
+    return insert_ignoring_duplicates(dialect, t.check_results, *_KEY).returning(_r.id)
