@@ -7,7 +7,7 @@ Nothing here does I/O. Times are timezone-aware UTC datetimes; durations are mil
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -371,9 +371,10 @@ class Evaluation:
     changes: Sequence[StateChange]
 
 
-# Given the current status of each live monitor and their stored region states, the evaluation
-# to store. Called by the store inside the transaction that holds those monitors' row locks.
-Decide = Callable[[Mapping[uuid.UUID, Status], list[RegionState]], Evaluation]
+# Given the live monitors (existing, unpaused; read under their row locks, with their current
+# status) and their stored region states, the evaluation to store. Awaited by the store inside
+# the transaction that holds those locks; it may read through the store (another connection).
+Decide = Callable[[Mapping[uuid.UUID, "Monitor"], list[RegionState]], Awaitable[Evaluation]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import pytest
 
 from statpulse.bus.live import Broadcaster, MonitorChanged
 from statpulse.engine.incidents import Override
-from statpulse.model import Evaluation, MonitorConfig, Status, utcnow
+from statpulse.model import Decide, Evaluation, MonitorConfig, Status, utcnow
 from statpulse.store.sql import SqlStore
 from statpulse.web.public.appearance import DEFAULT_APPEARANCE, PageAppearance
 from statpulse.web.public.i18n import translate
@@ -151,7 +151,7 @@ async def test_connected_clients_get_each_change_from_one_read_of_the_page(
         for stream in streams:  # connected: each has the state
             assert (await _next_data(stream))["components"][0]["status"] == "unknown"
         reads = fanout_for(live).reads
-        await store.evaluate_locked([monitor.id], lambda _current, _states: _down(monitor.id))
+        await store.evaluate_locked([monitor.id], _deciding(monitor.id, Status.DOWN))
         live.publish(MonitorChanged(monitor.id, Status.DOWN))
         docs = await asyncio.gather(*(_next_data(s) for s in streams))
         assert [d["components"][0]["status"] for d in docs] == ["down"] * 5
@@ -160,11 +160,6 @@ async def test_connected_clients_get_each_change_from_one_read_of_the_page(
         svc.stopping.set()
         for stream in streams:
             await stream.aclose()  # type: ignore[attr-defined]
-
-
-def _down(monitor_id: uuid.UUID) -> Evaluation:
-    """The monitor's new status, as the evaluator stores it."""
-    return Evaluation([], {monitor_id: (Status.DOWN, utcnow())}, [])
 
 
 async def test_the_page_language_is_read_once_until_the_appearance_is_written(
@@ -250,6 +245,10 @@ async def test_a_change_reads_the_statuses_only_until_this_process_writes_to_the
         await stream.aclose()  # type: ignore[attr-defined]
 
 
-def _deciding(monitor_id: uuid.UUID, status: Status) -> Any:
-    """An evaluation that stores ``status`` as the monitor's new one."""
-    return lambda _current, _states: Evaluation([], {monitor_id: (status, utcnow())}, [])
+def _deciding(monitor_id: uuid.UUID, status: Status) -> Decide:
+    """Decides ``status`` as the monitor's new one, as the evaluator stores it."""
+
+    async def decide(_monitors: Any, _states: Any) -> Evaluation:
+        return Evaluation([], {monitor_id: (status, utcnow())}, [])
+
+    return decide

@@ -135,18 +135,24 @@ class Evaluator:
         publish each change to live pages. Returns what is left to announce (the changes,
         with the monitors and region states they were decided on); nothing is announced."""
         ids = list({r.monitor_id for r in batch})
-        monitors = await self._store.monitors_by_id(ids)
         now = self._clock()
-        slow = await self._latency_degraded(monitors.values(), now)
+        monitors: Mapping[uuid.UUID, Monitor] = {}
         decided: list[tuple[list[RegionState], Evaluation]] = []
 
-        def decide(current: Mapping[uuid.UUID, Status], stored: list[RegionState]) -> Evaluation:
-            outcome = _evaluate(batch, monitors, current, stored, now, slow)
+        async def decide(
+            live: Mapping[uuid.UUID, Monitor], stored: list[RegionState]
+        ) -> Evaluation:
+            nonlocal monitors
+            monitors = live
+            slow = await self._latency_degraded(live.values(), now)
+            current = {monitor_id: m.status for monitor_id, m in live.items()}
+            outcome = _evaluate(batch, live, current, stored, now, slow)
             decided.append((stored, outcome))
             return outcome
 
         # The read-modify-write of region states runs under the monitors' row locks, so two
-        # workers with results of the same monitor never interleave (nor lose a streak).
+        # workers with results of the same monitor never interleave (nor lose a streak); the
+        # monitors themselves are read there too (one query, and their config as of the lock).
         outcome = await self._store.evaluate_locked(ids, decide)
         changes = list(outcome.changes)
         for change in changes:  # pages first: nothing else is on their path

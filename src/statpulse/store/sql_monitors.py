@@ -117,13 +117,15 @@ _BY_ID = sa.select(t.monitors).where(_m.id.in_(_IDS))
 _REGIONS = sa.select(_m.id, _m.regions).where(_m.id.in_(_IDS))
 _STATUSES = sa.select(_m.id, _m.status, _m.status_changed_at).where(_m.id.in_(_IDS))
 _REGION_STATES = sa.select(t.region_states).where(t.region_states.c.monitor_id.in_(_IDS))
-_LIVE = sa.select(_m.id, _m.status).where(_m.id.in_(_IDS), _m.paused.is_(False)).order_by(_m.id)
-_LIVE_LOCKED = _LIVE.with_for_update()
+_LIVE = sa.select(_m.id).where(_m.id.in_(_IDS), _m.paused.is_(False))
+_LOCK_LIVE = (
+    sa.select(t.monitors)
+    .where(_m.id.in_(_IDS), _m.paused.is_(False))
+    .order_by(_m.id)
+    .with_for_update()
+)
 _LOCK_SQLITE = (
-    t.monitors.update()
-    .where(_m.id.in_(_IDS))
-    .values(status=_m.status)
-    .returning(_m.id, _m.status, _m.paused)
+    t.monitors.update().where(_m.id.in_(_IDS)).values(status=_m.status).returning(*t.monitors.c)
 )
 _STATE_CHANGES = (
     sa.select(t.state_changes)
@@ -301,7 +303,7 @@ class MonitorsMixin(KeysMixin):
         if not ids:
             return
         async with self._engine.begin() as conn:
-            live = set(await _live_statuses(conn, ids, lock=False))
+            live = await _live_ids(conn, ids)
             await _write_evaluation(
                 conn, live, Evaluation(region_states, monitor_statuses, changes)
             )
@@ -313,9 +315,17 @@ class MonitorsMixin(KeysMixin):
         async with self._engine.begin() as conn:
             # FOR UPDATE (ordered by id, so two workers never deadlock) makes a second worker
             # holding results of the same monitors wait here, then read what the first wrote.
-            live = await _live_statuses(conn, ids, lock=True)
+            params = {"ids": list(ids)}
+            if conn.dialect.name == "sqlite":
+                # SQLite has no row locks and ignores FOR UPDATE: a first write takes the
+                # database's write lock now (waiting up to busy_timeout), and returns the rows
+                # it locked (one statement, not a write and then the read).
+                rows = [r for r in await conn.execute(_LOCK_SQLITE, params) if not r.paused]
+            else:
+                rows = list(await conn.execute(_LOCK_LIVE, params))
+            live = {m.id: m for m in await self._opened(sorted(rows, key=lambda r: r.id))}
             states = await conn.execute(_REGION_STATES, {"ids": list(live)})
-            outcome = decide(live, [from_row(RegionState, r) for r in states])
+            outcome = await decide(live, [from_row(RegionState, r) for r in states])
             await _write_evaluation(conn, set(live), outcome)
             return outcome
 
@@ -324,21 +334,10 @@ class MonitorsMixin(KeysMixin):
         return [from_row(StateChange, r) for r in rows]
 
 
-async def _live_statuses(
-    conn: AsyncConnection, ids: set[uuid.UUID], *, lock: bool
-) -> dict[uuid.UUID, Status]:
-    """Current status of the monitors among ``ids`` that still exist and are not paused (those
-    deleted or paused while their results were in flight are skipped)."""
-    params = {"ids": list(ids)}
-    if lock and conn.dialect.name == "sqlite":
-        # SQLite has no row locks and ignores FOR UPDATE: a first write takes the database's
-        # write lock now (waiting up to busy_timeout), and returns the rows it locked (one
-        # statement, not a write and then the read).
-        locked = await conn.execute(_LOCK_SQLITE, params)
-        rows = sorted((row.id, row.status) for row in locked if not row.paused)
-        return {monitor_id: Status(status) for monitor_id, status in rows}
-    query = _LIVE_LOCKED if lock else _LIVE
-    return {row.id: Status(row.status) for row in await conn.execute(query, params)}
+async def _live_ids(conn: AsyncConnection, ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """The monitors among ``ids`` that still exist and are not paused (those deleted or paused
+    while their results were in flight are skipped)."""
+    return {row.id for row in await conn.execute(_LIVE, {"ids": list(ids)})}
 
 
 async def _write_evaluation(conn: AsyncConnection, live: set[uuid.UUID], ev: Evaluation) -> None:
