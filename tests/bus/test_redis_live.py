@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from statpulse.bus.live import MonitorChanged
 from statpulse.bus.redis_live import RedisBroadcaster
-from statpulse.model import Status
+from statpulse.model import Status, utcnow
 from tests.bus import REDIS_URL, Outage, redis_keys, with_query
 
 
@@ -23,7 +23,7 @@ async def channel() -> AsyncIterator[tuple[Redis, str]]:
 
 
 def event(status: Status = Status.DOWN) -> MonitorChanged:
-    return MonitorChanged(uuid.uuid4(), status)
+    return MonitorChanged(uuid.uuid4(), status, utcnow())
 
 
 async def get(queue: asyncio.Queue[MonitorChanged]) -> MonitorChanged:
@@ -38,7 +38,7 @@ async def test_an_event_published_in_one_process_reaches_subscribers_of_both(
     one, two = (RedisBroadcaster(REDIS_URL, channel=name) for _ in range(2))
     await one.start()
     await two.start()
-    first, second = event(Status.DOWN), event(Status.UP)
+    first, second = event(Status.DOWN), MonitorChanged(uuid.uuid4(), Status.UP)  # time unknown
     async with one.subscribe() as here, two.subscribe() as there:
         assert (one.subscriber_count, two.subscriber_count) == (1, 1)
         one.publish(first)
@@ -49,6 +49,9 @@ async def test_an_event_published_in_one_process_reaches_subscribers_of_both(
         assert await get(there) == second
         assert here.empty()  # no echo of its own event
         assert there.empty()
+        # Each process remembers the last event per monitor, its own and the other's.
+        assert two.latest[first.monitor_id][1] == first
+        assert one.latest[second.monitor_id][1] == second
     await one.stop()
     await two.stop()
 

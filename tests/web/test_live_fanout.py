@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -185,14 +186,15 @@ async def test_the_page_language_is_read_once_until_the_appearance_is_written(
     svc = SimpleNamespace(store=store, live=live, stopping=asyncio.Event())
     stream = _stream(svc, page)  # type: ignore[arg-type]
     try:
-        english = await _next_data(stream)
-        for status in (Status.DOWN, Status.UP):  # changes: no appearance read
-            live.publish(MonitorChanged(monitor.id, status))
-            assert (await _next_data(stream))["banner"] == english["banner"]
+        await _next_data(stream)
+        for status in (Status.UP, Status.DOWN):  # changes: no appearance read
+            await _change(store, live, monitor.id, status)
+            english = await _next_data(stream)
         assert appearance_reads == 1
+        assert english["banner"] == "Major outage"
         # This process's write drops the cached language: the next change is in German.
         await store.set_page_appearance(page.id, replace(DEFAULT_APPEARANCE, language="de"))
-        live.publish(MonitorChanged(monitor.id, Status.DOWN))
+        await _change(store, live, monitor.id, Status.DOWN)
         german = await _next_data(stream)
         assert appearance_reads == 2
         assert german["banner"] != english["banner"]
@@ -202,7 +204,7 @@ async def test_the_page_language_is_read_once_until_the_appearance_is_written(
         await stream.aclose()  # type: ignore[attr-defined]
 
 
-async def test_a_change_reads_the_statuses_only_until_this_process_writes_to_the_page(
+async def test_a_change_costs_no_page_read_until_this_process_writes_to_the_page(
     sqlite_store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = sqlite_store
@@ -226,23 +228,60 @@ async def test_a_change_reads_the_statuses_only_until_this_process_writes_to_the
     stream = _stream(svc, page)  # type: ignore[arg-type]
     try:
         assert (await _next_data(stream))["components"][0]["status"] == "unknown"
-        for status in (Status.DOWN, Status.UP, Status.DOWN):  # the status is read fresh
-            await store.evaluate_locked([monitor.id], _deciding(monitor.id, status))
-            live.publish(MonitorChanged(monitor.id, status))
+        # The events carry the new status: the store (still "unknown") is not read again.
+        for status in (Status.DOWN, Status.UP, Status.DOWN):
+            live.publish(MonitorChanged(monitor.id, status, utcnow()))
             assert (await _next_data(stream))["components"][0]["status"] == status.value
         assert frame_reads == 1
-        # This process's override drops the frame: the next change shows it.
+        # This process's override drops the frame: the next change reads the page again.
         await store.set_override(
             org.id, component.id, "test", Override.MAJOR_OUTAGE, "by hand", utcnow()
         )
-        await store.evaluate_locked([monitor.id], _deciding(monitor.id, Status.UP))
-        live.publish(MonitorChanged(monitor.id, Status.UP))
+        live.publish(MonitorChanged(monitor.id, Status.UP, utcnow()))
         doc = await _next_data(stream)
         assert frame_reads == 2
         assert doc["components"][0]["status"] == "down"
     finally:
         svc.stopping.set()
         await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def test_an_event_older_than_the_stored_status_does_not_change_the_page(
+    sqlite_store: SqlStore,
+) -> None:
+    # Two workers' events may arrive out of order: the state change's time decides.
+    store = sqlite_store
+    org = await store.create_org("acme", "Acme")
+    monitor = await store.create_monitor(
+        org.id, MonitorConfig(name="api", kind="http", target="http://x/", interval_s=10)
+    )
+    page = await store.create_page(org.id, "acme", "Acme status", "")
+    await store.create_component(org.id, "API", "", monitor.id, [page.id])
+    await store.evaluate_locked([monitor.id], _deciding(monitor.id, Status.DOWN))
+    stored_at = utcnow()
+    live = Broadcaster()
+    svc = SimpleNamespace(store=store, live=live, stopping=asyncio.Event())
+    stream = _stream(svc, page)  # type: ignore[arg-type]
+    try:
+        assert (await _next_data(stream))["components"][0]["status"] == "down"
+        live.publish(MonitorChanged(monitor.id, Status.UP, stored_at - timedelta(minutes=1)))
+        assert (await _next_data(stream))["components"][0]["status"] == "down"
+        live.publish(MonitorChanged(monitor.id, Status.UP, utcnow() + timedelta(seconds=1)))
+        assert (await _next_data(stream))["components"][0]["status"] == "up"
+        # A late event older than the newest heard changes nothing either.
+        live.publish(MonitorChanged(monitor.id, Status.DOWN, stored_at))
+        assert (await _next_data(stream))["components"][0]["status"] == "up"
+    finally:
+        svc.stopping.set()
+        await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def _change(
+    store: SqlStore, live: Broadcaster, monitor_id: uuid.UUID, status: Status
+) -> None:
+    """Store and publish a change of the monitor's status, as the evaluator does."""
+    await store.evaluate_locked([monitor_id], _deciding(monitor_id, status))
+    live.publish(MonitorChanged(monitor_id, status, utcnow()))
 
 
 def _deciding(monitor_id: uuid.UUID, status: Status) -> Decide:

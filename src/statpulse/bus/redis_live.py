@@ -19,6 +19,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -72,6 +73,7 @@ class RedisBroadcaster(Broadcaster):
             {
                 "monitor_id": str(event.monitor_id),
                 "status": event.status.value,
+                "at": event.at.isoformat() if event.at is not None else None,
                 "origin": self._origin,
             },
             separators=(",", ":"),
@@ -152,7 +154,12 @@ class RedisBroadcaster(Broadcaster):
             doc = json.loads(data)
             if doc.get("origin") == self._origin:
                 return  # our own subscribers had it at publish time
-            event = MonitorChanged(uuid.UUID(doc["monitor_id"]), Status(doc["status"]))
+            at = doc.get("at")
+            event = MonitorChanged(
+                uuid.UUID(doc["monitor_id"]),
+                Status(doc["status"]),
+                datetime.fromisoformat(at) if at is not None else None,
+            )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("live updates: bad message skipped", error=f"{type(exc).__name__}: {exc}")
             return

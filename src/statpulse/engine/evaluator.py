@@ -156,7 +156,7 @@ class Evaluator:
         outcome = await self._store.evaluate_locked(ids, decide)
         changes = list(outcome.changes)
         for change in changes:  # pages first: nothing else is on their path
-            self._live.publish(MonitorChanged(change.monitor_id, change.to_status))
+            self._live.publish(MonitorChanged(change.monitor_id, change.to_status, change.at))
         for change in changes:
             self._metrics.state_changes.labels(to=change.to_status.value).inc()
             log.info(

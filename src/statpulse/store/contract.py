@@ -199,11 +199,6 @@ class Store(Protocol):
     # monitor state
     async def region_states(self, monitor_ids: Sequence[uuid.UUID]) -> list[RegionState]: ...
 
-    async def monitor_statuses(
-        self, monitor_ids: Sequence[uuid.UUID]
-    ) -> dict[uuid.UUID, tuple[Status, datetime]]:
-        """Status and the time it was entered, of those of ``monitor_ids`` that exist."""
-
     async def save_evaluation(
         self,
         region_states: Sequence[RegionState],

@@ -115,7 +115,6 @@ _IDS: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
 _m = t.monitors.c
 _BY_ID = sa.select(t.monitors).where(_m.id.in_(_IDS))
 _REGIONS = sa.select(_m.id, _m.regions).where(_m.id.in_(_IDS))
-_STATUSES = sa.select(_m.id, _m.status, _m.status_changed_at).where(_m.id.in_(_IDS))
 _REGION_STATES = sa.select(t.region_states).where(t.region_states.c.monitor_id.in_(_IDS))
 _LIVE = sa.select(_m.id).where(_m.id.in_(_IDS), _m.paused.is_(False))
 _LOCK_LIVE = (
@@ -278,14 +277,6 @@ class MonitorsMixin(KeysMixin):
             return {}
         rows = await self._all(_REGIONS, {"ids": list(set(monitor_ids))})
         return {r.id: list(r.regions) for r in rows}
-
-    async def monitor_statuses(
-        self, monitor_ids: Sequence[uuid.UUID]
-    ) -> dict[uuid.UUID, tuple[Status, datetime]]:
-        if not monitor_ids:
-            return {}
-        rows = await self._all(_STATUSES, {"ids": list(set(monitor_ids))})
-        return {r.id: (Status(r.status), r.status_changed_at) for r in rows}
 
     async def region_states(self, monitor_ids: Sequence[uuid.UUID]) -> list[RegionState]:
         if not monitor_ids:

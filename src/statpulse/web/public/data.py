@@ -5,7 +5,6 @@ is decided in ``incidents_view``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -66,19 +65,6 @@ async def read_frame(store: Store, page: StatusPage) -> PageFrame:
     )
 
 
-async def _restated(store: Store, frame: PageFrame) -> PageComponents:
-    """``frame``'s components with their monitors' status as stored now (one query)."""
-    statuses = await store.monitor_statuses([m.id for _, m in frame.pairs if m is not None])
-    pairs = []
-    for component, monitor in frame.pairs:
-        if monitor is not None and (found := statuses.get(monitor.id)) is not None:
-            status, changed_at = found
-            if (status, changed_at) != (monitor.status, monitor.status_changed_at):
-                monitor = dataclasses.replace(monitor, status=status, status_changed_at=changed_at)
-        pairs.append((component, monitor))
-    return pairs
-
-
 async def page_view(
     store: Store,
     page: StatusPage,
@@ -91,16 +77,14 @@ async def page_view(
     """The page as of ``now``: components in order, their current status and, unless
     ``with_history`` is false (the live stream needs only states), 90 days of daily uptime and
     the component groups. ``lang`` is the page's language, for the regions text. With a
-    ``frame`` read earlier (``read_frame``; the live stream caches it), only the monitors'
-    statuses and region states are read.
+    ``frame`` (``read_frame``; the live stream keeps one and brings its monitors' statuses up
+    to date from the live events), only the region states of multi-region monitors are read.
 
     The status is ``component_state`` (override, then maintenance, then the monitor with its
     regions), the same as the Statuspage JSON's."""
     if frame is None:
         frame = await read_frame(store, page)
-        pairs = frame.pairs
-    else:
-        pairs = await _restated(store, frame)
+    pairs = frame.pairs
     today = now.astimezone(UTC).date()
     daily = {}
     if with_history:

@@ -21,25 +21,30 @@ appearance query.
 The page's frame (components with their monitors, overrides, maintenance windows:
 ``data.read_frame``) is kept the same way by ``LiveFanout.frame``, dropped on a committed
 write of this process to a table the page shows (``render_cache.PAGE_TABLES``) and after
-``SETTINGS_TTL_S``; a change then costs one query for the monitors' statuses (plus their
-region states where a monitor has several regions) instead of four. Monitor rows are not
-watched (the evaluator writes them on every change): an edit of a monitor's regions shows in
-the live payload within ``SETTINGS_TTL_S``, as on the rendered page.
+``SETTINGS_TTL_S``. Its monitors' statuses are brought up to date from the events heard since
+its read began (``Broadcaster.latest``: each event carries the new status and its time, and is
+published after the change committed, so an event heard before the read began is in the read).
+A change thus costs no query (but the region states of multi-region monitors) instead of four.
+Monitor rows are not watched (the evaluator writes them on every change): an edit of a
+monitor's regions shows in the live payload within ``SETTINGS_TTL_S``, as on the rendered page;
+so does a change whose event was lost (Redis down), at the latest with the next heartbeat.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import time
+import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 
-from statpulse.bus.live import Broadcaster
+from statpulse.bus.live import Broadcaster, MonitorChanged
+from statpulse.web.public.data import PageFrame
 from statpulse.web.public.render_cache import (
     DEFAULT_TTL_S,
     PAGE_TABLES,
@@ -63,9 +68,6 @@ Render = Callable[[], Awaitable[str]]
 """Reads the page's state and returns the text to send; may raise (nothing is shared then)."""
 
 
-T = TypeVar("T")
-
-
 @dataclass(slots=True)
 class _Read:
     sequence: int  # Broadcaster.sequence when the read started
@@ -85,7 +87,7 @@ class LiveFanout:
         self.settings = RenderCache(ttl_s=SETTINGS_TTL_S, clock=clock)
         """Page settings the payload depends on (keyed by setting and page), as bytes."""
         self._watched: Engine | None = None
-        self._frames: dict[Hashable, tuple[float, object]] = {}
+        self._frames: dict[Hashable, tuple[float, int, PageFrame]] = {}
         self._frames_generation = 0
 
     def watch_writes(self, engine: Engine) -> None:
@@ -97,20 +99,22 @@ class LiveFanout:
             self.settings.watch_writes(engine, SETTINGS_TABLES)
             watch_committed_writes(engine, PAGE_TABLES, self._drop_frames)
 
-    async def frame(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
-        """The frame of page ``key``: cached, or ``read()`` (remembered unless a watched write
-        committed while it ran). Raises what ``read`` raised."""
+    async def frame(self, key: Hashable, read: Callable[[], Awaitable[PageFrame]]) -> PageFrame:
+        """The frame of page ``key`` - cached, or ``read()`` (remembered unless a watched write
+        committed while it ran) - with its monitors' statuses as the live events since its read
+        began tell. Raises what ``read`` raised."""
         now = self._clock()
         found = self._frames.get(key)
         if found is not None and now - found[0] <= SETTINGS_TTL_S:
-            return found[1]  # type: ignore[return-value]
-        generation = self._frames_generation
-        value = await read()
-        if generation == self._frames_generation:
-            if len(self._frames) >= MAX_FRAMES:
-                self._frames.clear()
-            self._frames[key] = (now, value)
-        return value
+            _, sequence, frame = found
+        else:
+            generation, sequence = self._frames_generation, self._live.sequence
+            frame = await read()
+            if generation == self._frames_generation:
+                if len(self._frames) >= MAX_FRAMES:
+                    self._frames.clear()
+                self._frames[key] = (now, sequence, frame)
+        return _heard(frame, sequence, self._live.latest)
 
     def _drop_frames(self) -> None:
         self._frames_generation += 1
@@ -156,3 +160,24 @@ def _retrieve(task: asyncio.Task[str]) -> None:
     """Mark a failed read's exception as seen when every caller went away."""
     if not task.cancelled():
         task.exception()
+
+
+def _heard(
+    frame: PageFrame, since: int, latest: Mapping[uuid.UUID, tuple[int, MonitorChanged]]
+) -> PageFrame:
+    """``frame`` with the status of each monitor that an event heard after ``since`` (a
+    ``Broadcaster.sequence``) changed, unless the frame's own status is newer."""
+    pairs = []
+    changed = False
+    for component, monitor in frame.pairs:
+        heard = latest.get(monitor.id) if monitor is not None else None
+        if monitor is not None and heard is not None and heard[0] > since:
+            event = heard[1]
+            known = monitor.status_changed_at
+            if event.at is None or known is None or event.at >= known:
+                monitor = dataclasses.replace(
+                    monitor, status=event.status, status_changed_at=event.at or known
+                )
+                changed = True
+        pairs.append((component, monitor))
+    return dataclasses.replace(frame, pairs=pairs) if changed else frame
