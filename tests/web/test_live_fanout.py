@@ -7,7 +7,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -16,9 +16,19 @@ import pytest
 
 from statpulse.bus.live import Broadcaster, MonitorChanged
 from statpulse.engine.incidents import Override
-from statpulse.model import Decide, Evaluation, MonitorConfig, Status, utcnow
+from statpulse.model import (
+    Component,
+    Decide,
+    Evaluation,
+    Monitor,
+    MonitorConfig,
+    Organization,
+    Status,
+    StatusPage,
+    utcnow,
+)
 from statpulse.store.sql import SqlStore
-from statpulse.web.public.appearance import DEFAULT_APPEARANCE, PageAppearance
+from statpulse.web.public.appearance import DEFAULT_APPEARANCE
 from statpulse.web.public.i18n import translate
 from statpulse.web.public.live_fanout import HEARTBEAT_SHARE_S, LiveFanout, fanout_for
 from statpulse.web.public.routes import _stream
@@ -135,78 +145,28 @@ async def _next_data(stream: AsyncIterator[str]) -> dict[str, Any]:
             return doc
 
 
-async def test_connected_clients_get_each_change_from_one_read_of_the_page(
-    sqlite_store: SqlStore,
-) -> None:
-    store = sqlite_store
-    org = await store.create_org("acme", "Acme")
-    monitor = await store.create_monitor(
-        org.id, MonitorConfig(name="api", kind="http", target="http://x/", interval_s=10)
-    )
-    page = await store.create_page(org.id, "acme", "Acme status", "")
-    await store.create_component(org.id, "API", "", monitor.id, [page.id])
-    live = Broadcaster()
-    svc = SimpleNamespace(store=store, live=live, stopping=asyncio.Event())
-    streams = [_stream(svc, page) for _ in range(5)]  # type: ignore[arg-type]
-    try:
-        for stream in streams:  # connected: each has the state
-            assert (await _next_data(stream))["components"][0]["status"] == "unknown"
-        reads = fanout_for(live).reads
-        await store.evaluate_locked([monitor.id], _deciding(monitor.id, Status.DOWN))
-        live.publish(MonitorChanged(monitor.id, Status.DOWN))
-        docs = await asyncio.gather(*(_next_data(s) for s in streams))
-        assert [d["components"][0]["status"] for d in docs] == ["down"] * 5
-        assert fanout_for(live).reads == reads + 1
-    finally:
-        svc.stopping.set()
-        for stream in streams:
-            await stream.aclose()  # type: ignore[attr-defined]
+@dataclass
+class Acme:
+    """An organisation's page showing one monitor as component "API", and the page's live
+    stream (``stream()``, closed with the test)."""
+
+    store: SqlStore
+    org: Organization
+    monitor: Monitor
+    page: StatusPage
+    component: Component
+    live: Broadcaster
+    svc: SimpleNamespace
+    streams: list[AsyncIterator[str]]
+
+    def stream(self) -> AsyncIterator[str]:
+        stream = _stream(self.svc, self.page)  # type: ignore[arg-type]
+        self.streams.append(stream)
+        return stream
 
 
-async def test_the_page_language_is_read_once_until_the_appearance_is_written(
-    sqlite_store: SqlStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = sqlite_store
-    org = await store.create_org("acme", "Acme")
-    monitor = await store.create_monitor(
-        org.id, MonitorConfig(name="api", kind="http", target="http://x/", interval_s=10)
-    )
-    page = await store.create_page(org.id, "acme", "Acme status", "")
-    await store.create_component(org.id, "API", "", monitor.id, [page.id])
-    appearance_reads = 0
-    read_appearance = store.get_page_appearance
-
-    async def counted(page_id: uuid.UUID) -> PageAppearance:
-        nonlocal appearance_reads
-        appearance_reads += 1
-        return await read_appearance(page_id)
-
-    monkeypatch.setattr(store, "get_page_appearance", counted)
-    live = Broadcaster()
-    svc = SimpleNamespace(store=store, live=live, stopping=asyncio.Event())
-    stream = _stream(svc, page)  # type: ignore[arg-type]
-    try:
-        await _next_data(stream)
-        for status in (Status.UP, Status.DOWN):  # changes: no appearance read
-            await _change(store, live, monitor.id, status)
-            english = await _next_data(stream)
-        assert appearance_reads == 1
-        assert english["banner"] == "Major outage"
-        # This process's write drops the cached language: the next change is in German.
-        await store.set_page_appearance(page.id, replace(DEFAULT_APPEARANCE, language="de"))
-        await _change(store, live, monitor.id, Status.DOWN)
-        german = await _next_data(stream)
-        assert appearance_reads == 2
-        assert german["banner"] != english["banner"]
-        assert german["banner"] == translate("de", english["banner"])
-    finally:
-        svc.stopping.set()
-        await stream.aclose()  # type: ignore[attr-defined]
-
-
-async def test_a_change_costs_no_page_read_until_this_process_writes_to_the_page(
-    sqlite_store: SqlStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+async def acme(sqlite_store: SqlStore) -> AsyncIterator[Acme]:
     store = sqlite_store
     org = await store.create_org("acme", "Acme")
     monitor = await store.create_monitor(
@@ -214,66 +174,101 @@ async def test_a_change_costs_no_page_read_until_this_process_writes_to_the_page
     )
     page = await store.create_page(org.id, "acme", "Acme status", "")
     component = await store.create_component(org.id, "API", "", monitor.id, [page.id])
-    frame_reads = 0
-    read_components = store.page_components
-
-    async def counted(page_id: uuid.UUID) -> Any:
-        nonlocal frame_reads
-        frame_reads += 1
-        return await read_components(page_id)
-
-    monkeypatch.setattr(store, "page_components", counted)
     live = Broadcaster()
     svc = SimpleNamespace(store=store, live=live, stopping=asyncio.Event())
-    stream = _stream(svc, page)  # type: ignore[arg-type]
+    env = Acme(store, org, monitor, page, component, live, svc, [])
     try:
-        assert (await _next_data(stream))["components"][0]["status"] == "unknown"
-        # The events carry the new status: the store (still "unknown") is not read again.
-        for status in (Status.DOWN, Status.UP, Status.DOWN):
-            live.publish(MonitorChanged(monitor.id, status, utcnow()))
-            assert (await _next_data(stream))["components"][0]["status"] == status.value
-        assert frame_reads == 1
-        # This process's override drops the frame: the next change reads the page again.
-        await store.set_override(
-            org.id, component.id, "test", Override.MAJOR_OUTAGE, "by hand", utcnow()
-        )
-        live.publish(MonitorChanged(monitor.id, Status.UP, utcnow()))
-        doc = await _next_data(stream)
-        assert frame_reads == 2
-        assert doc["components"][0]["status"] == "down"
+        yield env
     finally:
         svc.stopping.set()
-        await stream.aclose()  # type: ignore[attr-defined]
+        for stream in env.streams:
+            await stream.aclose()  # type: ignore[attr-defined]
+
+
+def _calls(monkeypatch: pytest.MonkeyPatch, store: SqlStore, method: str) -> list[int]:
+    """Counts the calls of the store's ``method`` (in the returned one-item list)."""
+    calls = [0]
+    original = getattr(store, method)
+
+    async def counted(*args: Any) -> Any:
+        calls[0] += 1
+        return await original(*args)
+
+    monkeypatch.setattr(store, method, counted)
+    return calls
+
+
+async def _status(stream: AsyncIterator[str]) -> str:
+    status: str = (await _next_data(stream))["components"][0]["status"]
+    return status
+
+
+async def test_connected_clients_get_each_change_from_one_read_of_the_page(acme: Acme) -> None:
+    streams = [acme.stream() for _ in range(5)]
+    for stream in streams:  # connected: each has the state
+        assert await _status(stream) == "unknown"
+    reads = fanout_for(acme.live).reads
+    await _change(acme.store, acme.live, acme.monitor.id, Status.DOWN)
+    assert await asyncio.gather(*(_status(s) for s in streams)) == ["down"] * 5
+    assert fanout_for(acme.live).reads == reads + 1
+
+
+async def test_the_page_language_is_read_once_until_the_appearance_is_written(
+    acme: Acme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    appearance_reads = _calls(monkeypatch, acme.store, "get_page_appearance")
+    stream = acme.stream()
+    await _next_data(stream)
+    for status in (Status.UP, Status.DOWN):  # changes: no appearance read
+        await _change(acme.store, acme.live, acme.monitor.id, status)
+        english = await _next_data(stream)
+    assert appearance_reads == [1]
+    assert english["banner"] == "Major outage"
+    # This process's write drops the cached language: the next change is in German.
+    await acme.store.set_page_appearance(acme.page.id, replace(DEFAULT_APPEARANCE, language="de"))
+    await _change(acme.store, acme.live, acme.monitor.id, Status.DOWN)
+    german = await _next_data(stream)
+    assert appearance_reads == [2]
+    assert german["banner"] != english["banner"]
+    assert german["banner"] == translate("de", english["banner"])
+
+
+async def test_a_change_costs_no_page_read_until_this_process_writes_to_the_page(
+    acme: Acme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame_reads = _calls(monkeypatch, acme.store, "page_components")
+    stream, live, monitor_id = acme.stream(), acme.live, acme.monitor.id
+    assert await _status(stream) == "unknown"
+    # The events carry the new status: the store (still "unknown") is not read again.
+    for status in (Status.DOWN, Status.UP, Status.DOWN):
+        live.publish(MonitorChanged(monitor_id, status, utcnow()))
+        assert await _status(stream) == status.value
+    assert frame_reads == [1]
+    # This process's override drops the frame: the next change reads the page again.
+    await acme.store.set_override(
+        acme.org.id, acme.component.id, "test", Override.MAJOR_OUTAGE, "by hand", utcnow()
+    )
+    live.publish(MonitorChanged(monitor_id, Status.UP, utcnow()))
+    assert await _status(stream) == "down"
+    assert frame_reads == [2]
 
 
 async def test_an_event_older_than_the_stored_status_does_not_change_the_page(
-    sqlite_store: SqlStore,
+    acme: Acme,
 ) -> None:
     # Two workers' events may arrive out of order: the state change's time decides.
-    store = sqlite_store
-    org = await store.create_org("acme", "Acme")
-    monitor = await store.create_monitor(
-        org.id, MonitorConfig(name="api", kind="http", target="http://x/", interval_s=10)
-    )
-    page = await store.create_page(org.id, "acme", "Acme status", "")
-    await store.create_component(org.id, "API", "", monitor.id, [page.id])
-    await store.evaluate_locked([monitor.id], _deciding(monitor.id, Status.DOWN))
+    live, monitor_id = acme.live, acme.monitor.id
+    await acme.store.evaluate_locked([monitor_id], _deciding(monitor_id, Status.DOWN))
     stored_at = utcnow()
-    live = Broadcaster()
-    svc = SimpleNamespace(store=store, live=live, stopping=asyncio.Event())
-    stream = _stream(svc, page)  # type: ignore[arg-type]
-    try:
-        assert (await _next_data(stream))["components"][0]["status"] == "down"
-        live.publish(MonitorChanged(monitor.id, Status.UP, stored_at - timedelta(minutes=1)))
-        assert (await _next_data(stream))["components"][0]["status"] == "down"
-        live.publish(MonitorChanged(monitor.id, Status.UP, utcnow() + timedelta(seconds=1)))
-        assert (await _next_data(stream))["components"][0]["status"] == "up"
-        # A late event older than the newest heard changes nothing either.
-        live.publish(MonitorChanged(monitor.id, Status.DOWN, stored_at))
-        assert (await _next_data(stream))["components"][0]["status"] == "up"
-    finally:
-        svc.stopping.set()
-        await stream.aclose()  # type: ignore[attr-defined]
+    stream = acme.stream()
+    assert await _status(stream) == "down"
+    live.publish(MonitorChanged(monitor_id, Status.UP, stored_at - timedelta(minutes=1)))
+    assert await _status(stream) == "down"
+    live.publish(MonitorChanged(monitor_id, Status.UP, utcnow() + timedelta(seconds=1)))
+    assert await _status(stream) == "up"
+    # A late event older than the newest heard changes nothing either.
+    live.publish(MonitorChanged(monitor_id, Status.DOWN, stored_at))
+    assert await _status(stream) == "up"
 
 
 async def _change(
