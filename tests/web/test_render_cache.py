@@ -22,8 +22,9 @@ from statpulse.bus.live import Broadcaster, MonitorChanged
 from statpulse.model import Status
 from statpulse.settings import Settings
 from statpulse.store.sql import SqlStore
+from statpulse.store.write_watch import watch_committed_writes
 from statpulse.web.public import routes
-from statpulse.web.public.render_cache import RenderCache, etag_matches, watch_committed_writes
+from statpulse.web.public.render_cache import RenderCache, etag_matches
 from statpulse.web.public.routes import CACHE_CONTROL
 from statpulse.web.services import Services
 from tests.api import conftest as api

@@ -137,6 +137,9 @@ _SET_STATUS = (
     .where(_m.id == sa.bindparam("m_id"))
     .values(status=sa.bindparam("m_status"), status_changed_at=sa.bindparam("m_at"))
 )
+STATUS_WRITES = (_LOCK_SQLITE, _SET_STATUS)
+"""The evaluation's writes to ``monitors``, which change a monitor's status only (caches of
+monitor config ignore them: see ``write_watch``)."""
 
 
 class MonitorsMixin(KeysMixin):

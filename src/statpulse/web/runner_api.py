@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import ssl
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +47,7 @@ from statpulse.store.contract import HEARTBEAT_KIND
 from statpulse.store.sql import SqlStore
 from statpulse.store.sql_runners import RunnerHealth
 from statpulse.web.admission import Admission, Overloaded
+from statpulse.web.runner_regions import MonitorRegions
 from statpulse.wire import WireError, result_from_dict, spec_to_dict
 
 log = structlog.get_logger(__name__)
@@ -91,6 +91,7 @@ class RunnerApi:
         self._pki_dir = pki_dir
         self._clock = clock
         self._revoked = pki.RevocationList(pki_dir)
+        self.regions = MonitorRegions(store)
         self._health_saved: dict[tuple[str, str], datetime] = {}
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -106,6 +107,7 @@ class RunnerApi:
         """``reuse_port``: several worker processes listen on the same port (the kernel spreads
         the connections)."""
         context = pki.server_context(self._pki_dir)
+        self.regions.watch()
         self._runner = web.AppRunner(self.app(), access_log=None, keepalive_timeout=KEEPALIVE_S)
         await self._runner.setup()
         self._site = web.TCPSite(
@@ -127,6 +129,7 @@ class RunnerApi:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self.regions.close()
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -251,9 +254,7 @@ class RunnerApi:
 
     async def _allowed(self, region: str, results: list[CheckResult]) -> list[CheckResult]:
         """The results of monitors that exist and are configured for ``region``."""
-        ids: set[uuid.UUID] = {r.monitor_id for r in results}
-        regions = await self._store.monitor_regions(list(ids))
-        ok = {mid for mid, configured in regions.items() if region in configured}
+        ok = await self.regions.allowed({r.monitor_id for r in results}, region)
         return [r for r in results if r.monitor_id in ok]
 
 

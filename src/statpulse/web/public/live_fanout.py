@@ -44,13 +44,9 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from statpulse.bus.live import Broadcaster, MonitorChanged
+from statpulse.store.write_watch import watch_committed_writes
 from statpulse.web.public.data import PageFrame
-from statpulse.web.public.render_cache import (
-    DEFAULT_TTL_S,
-    PAGE_TABLES,
-    RenderCache,
-    watch_committed_writes,
-)
+from statpulse.web.public.render_cache import DEFAULT_TTL_S, PAGE_TABLES, RenderCache
 
 HEARTBEAT_SHARE_S = 1.0
 """A heartbeat shares a read started this recently (seconds)."""

@@ -29,12 +29,11 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, ExecutionContext
+from sqlalchemy.engine import Engine
 
 from statpulse.bus.live import Broadcaster, MonitorChanged
+from statpulse.store.write_watch import watch_committed_writes
 
 DEFAULT_TTL_S = 5.0
 DEFAULT_MAX_ENTRIES = 1024
@@ -56,7 +55,6 @@ PAGE_TABLES = frozenset(
 )
 """Tables whose writes change a rendered page. Not ``monitors``: a status change comes as a
 ``MonitorChanged`` event, and the evaluator writes monitor rows far more often than they change."""
-_DIRTY = "statpulse_render_cache_dirty"
 
 Render = Callable[[], Awaitable[bytes]]
 """Renders the page; may raise (an ``ApiError`` 404, say): nothing is cached then."""
@@ -177,44 +175,3 @@ def _retrieve(task: asyncio.Task[Rendered]) -> None:
     """Mark a failed render's exception as seen when every waiter went away."""
     if not task.cancelled():
         task.exception()
-
-
-def watch_committed_writes(
-    engine: Engine, tables: frozenset[str], on_commit: Callable[[], None]
-) -> Callable[[], None]:
-    """Call ``on_commit`` when a transaction on ``engine`` (an ``AsyncEngine``'s
-    ``sync_engine``) that wrote to one of ``tables`` commits; returns what stops watching.
-    Each watch marks the connection with its own key: several watch one engine."""
-    dirty = (_DIRTY, object())
-
-    def executed(conn: Connection, *args: Any) -> None:
-        context: ExecutionContext = args[-2]
-        if (
-            getattr(context, "isinsert", False)
-            or getattr(context, "isupdate", False)
-            or (getattr(context, "isdelete", False))
-        ):
-            table = getattr(getattr(context.compiled, "statement", None), "table", None)
-            if getattr(table, "name", None) in tables:
-                conn.info[dirty] = True
-
-    def committed(conn: Connection) -> None:
-        if conn.info.pop(dirty, False):
-            on_commit()
-
-    def rolled_back(conn: Connection) -> None:
-        conn.info.pop(dirty, None)
-
-    listeners = (
-        ("after_cursor_execute", executed),
-        ("commit", committed),
-        ("rollback", rolled_back),
-    )
-    for name, fn in listeners:
-        event.listen(engine, name, fn)
-
-    def stop() -> None:
-        for name, fn in listeners:
-            event.remove(engine, name, fn)
-
-    return stop
