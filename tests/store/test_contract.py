@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,9 @@ import pytest
 from statpulse.model import (
     CheckResult,
     ErrorClass,
+    Evaluation,
     HttpOptions,
+    Monitor,
     MonitorConfig,
     Phases,
     RegionState,
@@ -217,6 +220,31 @@ async def test_save_evaluation_upserts_region_states_and_records_changes(store: 
     got = await store.get_monitor(org.id, m.id)
     assert got is not None and got.status is Status.DOWN and got.status_changed_at == T0
     assert await store.state_changes(m.id, 10) == [change]
+
+
+async def test_evaluate_locked_decides_on_the_live_monitors_and_their_stored_states(
+    store: SqlStore,
+) -> None:
+    org = await store.create_org("acme", "Acme")
+    m = await store.create_monitor(org.id, config())
+    paused = await store.create_monitor(org.id, config())
+    await store.set_paused(org.id, paused.id, True)
+    bare = await store.create_monitor(org.id, config())  # no region state yet
+    states = [
+        RegionState(m.id, "eu", Status.DOWN, Status.DOWN, 2, T0, 'boom "quoted"'),
+        RegionState(m.id, "us", Status.UP, Status.UP, 7, T0 + timedelta(microseconds=1), None),
+    ]
+    await store.save_evaluation(states, {m.id: (Status.DOWN, T0)}, [])
+    seen: list[tuple[dict[uuid.UUID, Status], list[RegionState]]] = []
+
+    async def decide(live: Mapping[uuid.UUID, Monitor], stored: list[RegionState]) -> Evaluation:
+        seen.append(({i: monitor.status for i, monitor in live.items()}, stored))
+        return Evaluation([], {}, [])
+
+    await store.evaluate_locked([m.id, paused.id, bare.id, new_id()], decide)
+    [(live, stored)] = seen
+    assert live == {m.id: Status.DOWN, bare.id: Status.UNKNOWN}
+    assert sorted(stored, key=lambda s: s.region) == states
 
 
 async def test_save_evaluation_skips_deleted_monitors(store: SqlStore) -> None:

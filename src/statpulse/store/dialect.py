@@ -68,3 +68,12 @@ def _upsert_adding(
         index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in columns}
     )
     return result
+
+
+def json_rows(dialect: str, *columns: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """An aggregate: the JSON text of an array holding ``[columns...]`` for each row, ``[]``
+    for none. Timestamps come as ISO text (SQLite: UTC without offset; PostgreSQL: with it)."""
+    if dialect == "postgresql":
+        rows = sa.func.json_agg(sa.func.json_build_array(*columns))
+        return sa.cast(sa.func.coalesce(rows, sa.literal_column("'[]'::json")), sa.Text)
+    return sa.func.json_group_array(sa.func.json_array(*columns))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,7 +31,7 @@ from statpulse.model import (
     utcnow,
 )
 from statpulse.store import schema as t
-from statpulse.store.dialect import upsert
+from statpulse.store.dialect import json_rows, upsert
 from statpulse.store.sql_base import from_row
 from statpulse.store.sql_keys import KeysMixin
 
@@ -117,15 +119,71 @@ _BY_ID = sa.select(t.monitors).where(_m.id.in_(_IDS))
 _REGIONS = sa.select(_m.id, _m.regions).where(_m.id.in_(_IDS))
 _REGION_STATES = sa.select(t.region_states).where(t.region_states.c.monitor_id.in_(_IDS))
 _LIVE = sa.select(_m.id).where(_m.id.in_(_IDS), _m.paused.is_(False))
-_LOCK_LIVE = (
-    sa.select(t.monitors)
-    .where(_m.id.in_(_IDS), _m.paused.is_(False))
-    .order_by(_m.id)
-    .with_for_update()
-)
-_LOCK_SQLITE = (
-    t.monitors.update().where(_m.id.in_(_IDS)).values(status=_m.status).returning(*t.monitors.c)
-)
+
+
+@functools.cache
+def _lock(dialect: str) -> sa.Executable:
+    """Locks the monitors ``ids`` and returns their rows, each with its region states as JSON
+    (``states``): the evaluation's first statement. SQLite has no row locks and ignores FOR
+    UPDATE: a first write takes the database's write lock (waiting up to busy_timeout) and
+    returns the rows it locked. (SQLite's RETURNING names the monitor's columns bare: in the
+    subquery ``id`` is the monitor's, as region_states has no column of that name.)"""
+    rs = t.region_states.c
+    states = (
+        sa.select(
+            json_rows(
+                dialect,
+                rs.region,
+                rs.status,
+                rs.streak_level,
+                rs.streak,
+                rs.last_result_at,
+                rs.last_error,
+            )
+        )
+        .where(rs.monitor_id == _m.id)
+        .correlate(t.monitors)
+        .scalar_subquery()
+        .label("states")
+    )
+    if dialect == "sqlite":
+        return (
+            t.monitors.update()
+            .where(_m.id.in_(_IDS))
+            .values(status=_m.status)
+            .returning(*t.monitors.c, states)
+        )
+    return (
+        sa.select(t.monitors, states)
+        .where(_m.id.in_(_IDS), _m.paused.is_(False))
+        .order_by(_m.id)
+        .with_for_update(of=t.monitors)
+    )
+
+
+def _states_of(monitor_id: uuid.UUID, states: str) -> list[RegionState]:
+    """The region states of a ``_lock`` row."""
+    return [
+        RegionState(
+            monitor_id=monitor_id,
+            region=region,
+            status=Status(status),
+            streak_level=Status(level),
+            streak=int(streak),
+            last_result_at=_utc(at),
+            last_error=error,
+        )
+        for region, status, level, streak, at, error in json.loads(states)
+    ]
+
+
+def _utc(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    at = datetime.fromisoformat(text)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
 _STATE_CHANGES = (
     sa.select(t.state_changes)
     .where(t.state_changes.c.monitor_id == sa.bindparam("m_id"))
@@ -137,7 +195,7 @@ _SET_STATUS = (
     .where(_m.id == sa.bindparam("m_id"))
     .values(status=sa.bindparam("m_status"), status_changed_at=sa.bindparam("m_at"))
 )
-STATUS_WRITES = (_LOCK_SQLITE, _SET_STATUS)
+STATUS_WRITES = (_lock("sqlite"), _SET_STATUS)
 """The evaluation's writes to ``monitors``, which change a monitor's status only (caches of
 monitor config ignore them: see ``write_watch``)."""
 
@@ -309,17 +367,11 @@ class MonitorsMixin(KeysMixin):
         async with self._engine.begin() as conn:
             # FOR UPDATE (ordered by id, so two workers never deadlock) makes a second worker
             # holding results of the same monitors wait here, then read what the first wrote.
-            params = {"ids": list(ids)}
-            if conn.dialect.name == "sqlite":
-                # SQLite has no row locks and ignores FOR UPDATE: a first write takes the
-                # database's write lock now (waiting up to busy_timeout), and returns the rows
-                # it locked (one statement, not a write and then the read).
-                rows = [r for r in await conn.execute(_LOCK_SQLITE, params) if not r.paused]
-            else:
-                rows = list(await conn.execute(_LOCK_LIVE, params))
-            live = {m.id: m for m in await self._opened(sorted(rows, key=lambda r: r.id))}
-            states = await conn.execute(_REGION_STATES, {"ids": list(live)})
-            outcome = await decide(live, [from_row(RegionState, r) for r in states])
+            locked = await conn.execute(_lock(conn.dialect.name), {"ids": list(ids)})
+            rows = sorted((r for r in locked if not r.paused), key=lambda r: r.id)
+            live = {m.id: m for m in await self._opened(rows)}
+            states = [s for r in rows for s in _states_of(r.id, r.states)]
+            outcome = await decide(live, states)
             await _write_evaluation(conn, set(live), outcome)
             return outcome
 
