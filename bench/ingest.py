@@ -533,7 +533,7 @@ async def server(config: dict[str, Any]) -> None:
     ingest = Ingest(store, bus, Metrics())
     calls = {
         "add_results": Timed(store.add_results),
-        "monitors_by_id": Timed(store.monitors_by_id),
+        "monitor_regions": Timed(store.monitor_regions),
         "record_runner_health": Timed(store.record_runner_health),
     }
     for name, wrapper in calls.items():  # the instance attributes shadow the methods
@@ -1131,7 +1131,7 @@ def print_report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -
         lambda r: f"{fmt(r['softirq_pct'], 0)} / {fmt(r['steal_pct'], 0)}",
     )
     row("server CPU µs per stored result", lambda r: fmt(r["server_cpu_us_per_result"], 0))
-    for name in ("add_results", "monitors_by_id", "record_runner_health"):
+    for name in ("add_results", "monitor_regions", "record_runner_health"):
         row(
             f"server wall ms per {name} (calls)",
             lambda r, n=name: (
