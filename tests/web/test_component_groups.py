@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from statpulse.engine.incidents import Override
 from statpulse.engine.maintenance import MaintenanceWindow, WindowKind
 from statpulse.model import Status, utcnow
-from statpulse.web.public.data import page_view
+from statpulse.web.public.data import page_view, read_frame
 from statpulse.web.public.view import live_payload
 from tests.api import conftest as api
 from tests.api.conftest import Env
@@ -60,9 +60,11 @@ def _banner(html: str) -> str:
 
 
 async def _live(env: Env) -> dict[str, Any]:
+    """The live payload as the stream builds it (from a frame read with the groups)."""
     page = await env.services.store.get_page("acme")
     assert page is not None
-    view = await page_view(env.services.store, page, utcnow(), with_history=False)
+    frame = await read_frame(env.services.store, page)
+    view = await page_view(env.services.store, page, utcnow(), with_history=False, frame=frame)
     return live_payload(view)
 
 
@@ -91,6 +93,8 @@ async def test_a_group_shows_its_members_under_its_worst_status(env: Env) -> Non
     assert f'data-component-id="{page.api}"' in group
     assert f'data-component-id="{page.web}"' in group
     assert _label(html, page.api) == "Major outage"
+    live = await _live(env)  # the summary line updates live too
+    assert live["groups"] == [{"id": core, "status": "down", "label": "Major outage"}]
 
     doc = await get(env, "components.json")
     [group_doc, api_doc, web_doc] = doc["components"]

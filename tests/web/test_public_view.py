@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from statpulse.model import DayUptime, Status
 from statpulse.web.public.view import (
     ComponentView,
+    GroupView,
     PageView,
     banner_text,
     day_uptime_pct,
@@ -215,13 +216,15 @@ def test_times_render_in_utc_to_the_second() -> None:
         iso_utc(datetime(2024, 5, 1))
 
 
-def test_live_payload_carries_overall_banner_time_and_each_component() -> None:
+def test_live_payload_carries_overall_banner_time_each_component_and_group() -> None:
+    members = [component("c1", S.UP), component("c2", S.DOWN)]
     page = PageView(
         slug="acme",
         title="Acme",
         description="",
-        components=[component("c1", S.UP), component("c2", S.DOWN), component("c3", S.PAUSED)],
+        components=[*members, component("c3", S.PAUSED)],
         updated_at=NOW,
+        groups=[GroupView(id="g1", name="Core", components=members)],
     )
     payload = live_payload(page)
     assert payload == {
@@ -233,6 +236,7 @@ def test_live_payload_carries_overall_banner_time_and_each_component() -> None:
             {"id": "c2", "status": "down", "label": "Major outage"},
             {"id": "c3", "status": "paused", "label": "Paused"},
         ],
+        "groups": [{"id": "g1", "status": "down", "label": "Major outage"}],
     }
     assert json.loads(json.dumps(payload)) == payload
 

@@ -15,6 +15,7 @@ from statpulse.engine.incidents import ComponentStatus
 from statpulse.engine.regions import RegionView, region_views
 from statpulse.model import Component, DayUptime, Monitor, RegionState, Status, StatusPage
 from statpulse.store.contract import Store
+from statpulse.store.sql_groups import ComponentGroup
 from statpulse.store.sql_incidents import Incident
 from statpulse.store.sql_maintenance import ComponentOverride, Maintenance
 from statpulse.web.public.component_state import (
@@ -50,18 +51,21 @@ PageComponents = Sequence[tuple[Component, Monitor | None]]
 @dataclass(frozen=True, slots=True)
 class PageFrame:
     """What a page's state is made of besides its monitors' live state: the components with
-    their monitors (as read), the organisation's overrides and maintenance windows."""
+    their monitors (as read), the organisation's overrides and maintenance windows, and the
+    page's component groups (empty when not read)."""
 
     pairs: PageComponents
     overrides: Mapping[uuid.UUID, ComponentOverride]
     maintenances: Sequence[Maintenance]
+    groups: Sequence[ComponentGroup] = ()
 
 
-async def read_frame(store: Store, page: StatusPage) -> PageFrame:
+async def read_frame(store: Store, page: StatusPage, *, with_groups: bool = True) -> PageFrame:
     return PageFrame(
         pairs=await store.page_components(page.id),
         overrides={o.component_id: o for o in await store.list_overrides(page.org_id)},
         maintenances=await store.list_maintenances(page.org_id),
+        groups=await store.list_groups(page.id) if with_groups else (),
     )
 
 
@@ -77,13 +81,14 @@ async def page_view(
     """The page as of ``now``: components in order, their current status and, unless
     ``with_history`` is false (the live stream needs only states), 90 days of daily uptime and
     the component groups. ``lang`` is the page's language, for the regions text. With a
-    ``frame`` (``read_frame``; the live stream keeps one and brings its monitors' statuses up
-    to date from the live events), only the region states of multi-region monitors are read.
+    ``frame`` (``read_frame``; the live stream keeps one, groups included, and brings its
+    monitors' statuses up to date from the live events), only the region states of
+    multi-region monitors are read, and the groups are the frame's.
 
     The status is ``component_state`` (override, then maintenance, then the monitor with its
     regions), the same as the Statuspage JSON's."""
     if frame is None:
-        frame = await read_frame(store, page)
+        frame = await read_frame(store, page, with_groups=with_history)
     pairs = frame.pairs
     today = now.astimezone(UTC).date()
     daily = {}
@@ -96,7 +101,7 @@ async def page_view(
     states = await store.region_states([m.id for m in multi]) if multi else []
     overrides = frame.overrides
     maintenance = maintenance_starts(active_maintenances(frame.maintenances, now))
-    groups = await store.list_groups(page.id) if with_history else []
+    groups = frame.groups
     group_of = {cid: g.id for g in reversed(groups) for cid in g.components}
     components = []
     for component, monitor in pairs:

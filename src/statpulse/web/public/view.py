@@ -270,8 +270,9 @@ def display_utc(moment: datetime) -> str:
 def live_payload(page: PageView, lang: str = DEFAULT_LANGUAGE) -> dict[str, object]:
     """The JSON-able message of the live-update stream, read by ``static/live.js``.
 
-    ``{"overall", "banner", "updated_at", "components": [{"id", "status", "label"}]}``, with
-    the banner and labels in ``lang`` (the page's language).
+    ``{"overall", "banner", "updated_at", "components": [{"id", "status", "label"}],
+    "groups": [{"id", "status", "label"}]}``, with the banner and labels in ``lang`` (the
+    page's language); a group's status and label are its summary line's (``GroupView``).
     """
     overall = page.overall
     return {
@@ -281,6 +282,10 @@ def live_payload(page: PageView, lang: str = DEFAULT_LANGUAGE) -> dict[str, obje
         "components": [
             {"id": c.id, "status": c.status.value, "label": translate(lang, c.label)}
             for c in page.components
+        ],
+        "groups": [
+            {"id": g.id, "status": g.status.value, "label": translate(lang, g.label)}
+            for g in page.groups
         ],
     }
 

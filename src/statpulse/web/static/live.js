@@ -1,8 +1,7 @@
-// StatPulse status page: local times and live updates. The page is complete without it.
-// Messages (default "message" event) are JSON from statpulse.web.public.view.live_payload:
-// {overall, banner, updated_at, components: [{id, status, label}]}, in the page's language.
-// Each <time datetime="ISO">UTC text</time> is shown in the visitor's zone and the page's
-// language, with the UTC time as title (timeZoneName rules out dateStyle/timeStyle).
+// Status page local times and live updates (the page is complete without it). Messages:
+// JSON of statpulse.web.public.view.live_payload. <time datetime="ISO">UTC</time> shows in
+// the visitor's zone and the page's language, UTC as title (timeZoneName rules out
+// dateStyle/timeStyle).
 (() => {
   "use strict";
   const main = document.querySelector("main[data-events]");
@@ -27,13 +26,21 @@
   localiseAll();
   if (!main || !main.dataset.events || !window.EventSource) return;
 
-  const banner = document.getElementById("overall");
-  const updated = document.getElementById("updated");
-  const byId = new Map();
-  main.querySelectorAll("[data-component-id]").forEach((el) => byId.set(el.dataset.componentId, el));
+  const banner = document.getElementById("overall"), updated = document.getElementById("updated");
+  const index = (kind, m = new Map()) => {
+    main.querySelectorAll(`[data-${kind}-id]`).forEach((el) => m.set(el.getAttribute(`data-${kind}-id`), el));
+    return m;
+  };
+  const components = index("component"), groups = index("group");
   // Only touch what changed, so the polite live region speaks only on real news.
   const setText = (el, text) => { if (el && typeof text === "string" && el.textContent !== text) el.textContent = text; };
   const setStatus = (el, status) => { if (el && typeof status === "string") el.dataset.status = status; };
+  const apply = (items, els, sel) => {
+    for (const c of Array.isArray(items) ? items : []) {
+      const el = els.get(String(c.id));
+      if (el) { setStatus(el, c.status); setText(el.querySelector(sel), c.label); }
+    }
+  };
 
   const onMessage = (ev) => {
     let p;
@@ -41,12 +48,8 @@
     if (!p || typeof p !== "object") return;
     setStatus(banner, p.overall);
     setText(banner, p.banner);
-    for (const c of Array.isArray(p.components) ? p.components : []) {
-      const el = byId.get(String(c.id));
-      if (!el) continue;
-      setStatus(el, c.status);
-      setText(el.querySelector(".status"), c.label);
-    }
+    apply(p.components, components, ".status");
+    apply(p.groups, groups, "summary .status");
     if (updated && typeof p.updated_at === "string") updated.setAttribute("datetime", p.updated_at);
     localiseAll();
   };
@@ -56,8 +59,8 @@
     const es = new EventSource(main.dataset.events);
     es.onopen = () => { delay = 5000; };
     es.onmessage = onMessage;
-    // EventSource retries by itself unless the server answered with an error (CLOSED):
-    // then try again later, backing off up to five minutes.
+    // EventSource retries by itself unless the server answered an error (CLOSED):
+    // then retry later, backing off up to five minutes.
     es.onerror = () => {
       if (es.readyState !== EventSource.CLOSED) return;
       setTimeout(connect, delay);
