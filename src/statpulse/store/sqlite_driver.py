@@ -136,9 +136,8 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
 
 class _DBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> _Connection:
-        connection = self.aiosqlite.connect(*arg, **kw)
-        connection._thread.daemon = True
-        return _Connection(self, await_(connection))
+        # SQLAlchemy's connect (daemon thread, async_creator_fn), re-wrapped in our adapter.
+        return _Connection(self, super().connect(*arg, **kw)._connection)
 
 
 class SQLiteDialect(SQLiteDialect_aiosqlite):
