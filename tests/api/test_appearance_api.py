@@ -240,13 +240,13 @@ async def test_a_static_snapshot_holds_the_theme_logo_and_favicon(env: Env) -> N
     await put(env, branded())
     app: FastAPI = env.client._transport.app  # type: ignore[attr-defined]
     snapshot = await renderer(app, env.services.store, "https://status.example.com/s")("acme")
-    assert snapshot.files["logo"] == CLEAN_SVG
-    assert snapshot.files["favicon"] == PNG
+    assert snapshot.files["logo.svg"] == CLEAN_SVG
+    assert snapshot.files["favicon.png"] == PNG
     assert b".banner { letter-spacing: .01em; }" in snapshot.files["theme.css"]
     index = snapshot.files["index.html"].decode()
-    assert 'src="logo"' in index
+    assert 'src="logo.svg"' in index
     assert 'href="theme.css"' in index
-    assert 'href="favicon"' in index
+    assert 'href="favicon.png"' in index
 
 
 async def test_an_incident_page_shows_the_logo_links_and_theme(env: Env) -> None:

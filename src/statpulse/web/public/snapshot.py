@@ -4,11 +4,14 @@ The page is rendered through the real app (any ASGI callable serving it) and cra
 (``index.html``), each incident permalink it links (``incidents/{id}/index.html``), each
 component's page (``components/{id}/index.html``), its older history pages
 (``older/{id}/index.html``), the assets it loads (``static/...``), the feeds, the
-Statuspage JSON (``api/v2/...``), the badges and the page's ``theme.css``, ``logo`` and
-``favicon`` when it links them (stored with their media type on S3). Links in the HTML are
-made relative and explicit (``../../index.html``), so the directory works from any base path
-and on hosts that resolve no directory index; the live-update stream is dropped (``live.js``
-then only shows times in the viewer's zone). The "last updated" time is server-rendered text.
+Statuspage JSON (``api/v2/...``), the badges and the page's ``theme.css``, logo and favicon
+when it links them. The logo and favicon are named by their sniffed type (``logo.svg``,
+``favicon.png``: ``stored_name``), as a stock web server types a file by its name and a
+browser shows no SVG served as ``application/octet-stream``. Links in the HTML are made
+relative and explicit (``../../index.html``, ``../../logo.svg``), so the directory works from
+any base path and on hosts that resolve no directory index; the live-update stream is dropped
+(``live.js`` then only shows times in the viewer's zone). The "last updated" time is
+server-rendered text.
 
 Feeds and JSON must hold absolute URLs: they name ``base_url`` (where the page is published).
 
@@ -26,11 +29,12 @@ import posixpath
 import re
 import shutil
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from html import escape, unescape
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -43,7 +47,7 @@ from statpulse.bus.live import Broadcaster, MonitorChanged
 from statpulse.settings import Settings
 from statpulse.store.contract import Store
 from statpulse.tasks import cancel_and_wait
-from statpulse.web.public.appearance import sniff
+from statpulse.web.public.appearance import SVG, sniff
 
 log = structlog.get_logger(__name__)
 
@@ -70,11 +74,25 @@ DOCUMENTS = (
 )
 APPEARANCE_FILES = ("theme.css", "logo", "favicon")
 """The page's appearance files (web/public/assets.py), fetched when the HTML links them."""
+IMAGE_FILES = ("logo", "favicon")
+"""The appearance files that are images: stored as ``NAME`` + the suffix of their type."""
+SUFFIXES: Final[Mapping[str, str]] = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    SVG: ".svg",
+}
+"""The file suffix of each media type a logo or favicon may have (``appearance.MEDIA_TYPES``)."""
 MARKER = ".statpulse-snapshot"
 """Written into every snapshot (it holds the page's slug): only a location holding it, or an
 empty one, is ever replaced."""
 MAX_FILES = 2000  # bounds the crawl of a page with a very long incident history
-_TYPES = {".rss": "application/rss+xml", ".atom": "application/atom+xml"}
+_TYPES = {
+    ".rss": "application/rss+xml",
+    ".atom": "application/atom+xml",
+    **{suffix: media_type for media_type, suffix in SUFFIXES.items()},
+}
 _LINK = re.compile(r"""(\s(?:href|src)\s*=\s*)(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 _EVENTS = re.compile(r"""\sdata-events\s*=\s*(?:"[^"]*"|'[^']*')""", re.IGNORECASE)
 _STATIC_NAME = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*")
@@ -112,7 +130,8 @@ def _uuid(text: str) -> uuid.UUID | None:
 
 def local_path(url: str, slug: str) -> str | None:
     """The snapshot file serving the app's ``url`` (a path, maybe with query and fragment), or
-    None when the snapshot has no such file (external links, the event stream, unknown URLs)."""
+    None when the snapshot has no such file (external links, the event stream, unknown URLs).
+    The logo and favicon are then stored under ``stored_name``."""
     parts = urlsplit(url)
     if parts.scheme or parts.netloc:
         return None
@@ -138,6 +157,13 @@ def local_path(url: str, slug: str) -> str | None:
     if head == "components" and _uuid(tail) is not None:
         return f"components/{_uuid(tail)}/index.html"
     return rest if rest in DOCUMENTS or rest in APPEARANCE_FILES else None
+
+
+def stored_name(path: str, body: bytes) -> str:
+    """The name snapshot file ``path`` (``local_path``'s answer) is written as: the logo and
+    favicon get the suffix of their type, sniffed as the live server does (``logo.svg``,
+    ``favicon.png``); any other file keeps its path."""
+    return path + SUFFIXES[sniff(body)] if path in IMAGE_FILES else path
 
 
 def _server_url(path: str, slug: str) -> str:
@@ -174,11 +200,19 @@ def _links(html: str) -> list[str]:
 
 
 def rewrite_html(
-    html: str, here: str, slug: str, present: set[str], public: str | None = None
+    html: str,
+    here: str,
+    slug: str,
+    present: Set[str],
+    public: str | None = None,
+    *,
+    names: Mapping[str, str] | None = None,
 ) -> str:
-    """``html`` of snapshot file ``here`` with links to files in ``present`` made relative and
-    the live-update stream removed; with ``public`` (the page's public address), links to the
-    page's other URLs (the subscribe form) point there; other links are left as they are."""
+    """``html`` of snapshot file ``here`` with links to files in ``present`` (``local_path``'s
+    answers) made relative and the live-update stream removed; with ``public`` (the page's
+    public address), links to the page's other URLs (the subscribe form) point there; other
+    links are left as they are. ``names``: the name a file of ``present`` is written as where
+    it is not its path (``stored_name``: ``logo`` -> ``logo.svg``)."""
     parser = _StartTags()
     parser.feed(html)
     parser.close()
@@ -193,6 +227,7 @@ def rewrite_html(
             if public is not None and url.startswith(f"/s/{slug}/"):  # only the live page has it
                 return f'{match[1]}"{escape(public + url.removeprefix(f"/s/{slug}"))}"'
             return match[0]
+        target = names.get(target, target) if names else target
         fragment = urlsplit(url).fragment
         relative = posixpath.relpath(target, base) + (f"#{fragment}" if fragment else "")
         return f'{match[1]}"{escape(relative)}"'
@@ -251,16 +286,19 @@ async def take_snapshot(
                     seen.add(found)
                     queue.append(found)
     present = set(bodies)
+    names = {path: stored_name(path, body) for path, body in bodies.items()}
     page_prefix, origin = f"{ORIGIN}/s/{slug}".encode(), f"{ORIGIN}/".encode()
     base = base_url.rstrip("/").encode()
     base_origin = "{0.scheme}://{0.netloc}/".format(urlsplit(base_url)).encode()
     for path, body in bodies.items():
         if path in html:
             public = base_url.rstrip("/")
-            bodies[path] = rewrite_html(html[path], path, slug, present, public).encode()
+            bodies[path] = rewrite_html(
+                html[path], path, slug, present, public, names=names
+            ).encode()
         elif not path.startswith("static/"):
             bodies[path] = body.replace(page_prefix, base).replace(origin, base_origin)
-    return Snapshot(slug, bodies)
+    return Snapshot(slug, {names[path]: body for path, body in bodies.items()})
 
 
 def _order(files: Mapping[str, bytes]) -> list[str]:
@@ -319,9 +357,8 @@ class SnapshotTarget:
         if found and f"{self.root}/{MARKER}" not in found:
             raise TargetInUse(f"{self.display} holds objects that are not a StatPulse snapshot")
         for path in _order(files):
-            content_type = sniff(files[path]) if path in ("logo", "favicon") else None
             metadata = {
-                "Content-Type": content_type or _content_type(path),
+                "Content-Type": _content_type(path),  # logo.svg: stored_name named it by type
                 "Cache-Control": "max-age=10",
             }
             with self.fs.open_output_stream(f"{self.root}/{path}", metadata=metadata) as out:
