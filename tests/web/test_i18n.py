@@ -1,6 +1,7 @@
-"""Translation of the public pages (web/public/i18n.py): every message the templates and the
-Python labels use has a German entry with the same placeholders, ``_``/``ngettext`` escape
-what they format, and a German page shows no English label."""
+"""Translation (statpulse/i18n.py, web/public/i18n.py): every message the templates and the
+Python labels (public pages, subscriber news) use has a German entry with the same
+placeholders, ``_``/``ngettext`` escape what they format, and a German page shows no English
+label."""
 
 from __future__ import annotations
 
@@ -19,11 +20,9 @@ from jinja2 import Environment, PackageLoader
 from jinja2.ext import extract_from_ast
 from markupsafe import Markup
 
-import statpulse.web.public as public_package
+import statpulse
 from statpulse.engine.regions import RegionView, summary
-from statpulse.model import DayUptime, Status
-from statpulse.web.public.data import regions_text
-from statpulse.web.public.i18n import (
+from statpulse.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
     N_,
@@ -32,6 +31,8 @@ from statpulse.web.public.i18n import (
     translate,
     translate_plural,
 )
+from statpulse.model import DayUptime, Status
+from statpulse.web.public.data import regions_text
 from statpulse.web.public.incidents_view import IncidentView, MaintenanceView, Notices, UpdateView
 from statpulse.web.public.svg import day_title, uptime_bar
 from statpulse.web.public.view import (
@@ -52,8 +53,8 @@ from tests.web.browser import browser as zone_browser  # noqa: F401  (the module
 env = api.env  # the app on a temporary SQLite database (tests/api/conftest.py)
 live_server = real_browser.live_server  # a real `statpulse serve` (tests/web/browser.py)
 
-PUBLIC = Path(public_package.__file__).parent
-TEMPLATES = PUBLIC.parent / "templates"
+SOURCE = Path(statpulse.__file__).parent
+TEMPLATES = SOURCE / "web" / "templates"
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -81,8 +82,8 @@ def template_messages() -> Iterator[tuple[str, tuple[str, ...]]]:
 
 def python_messages() -> Iterator[tuple[str, tuple[str, ...]]]:
     """(where, ids) of every N_/translate/translate_plural/plural_forms call with literal text
-    in the modules of statpulse.web.public."""
-    for path in sorted(PUBLIC.glob("*.py")):
+    in StatPulse's modules (the public pages', the subscriber news')."""
+    for path in sorted(SOURCE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
                 continue
@@ -94,7 +95,7 @@ def python_messages() -> Iterator[tuple[str, tuple[str, ...]]]:
                 for i, arg in enumerate(node.args)
                 if i in positions and isinstance(arg, ast.Constant) and isinstance(arg.value, str)
             )
-            where = f"{path.name}:{node.lineno} {node.func.id}"
+            where = f"{path.relative_to(SOURCE)}:{node.lineno} {node.func.id}"
             if len(ids) == len(positions):
                 yield where, ids
             else:  # translate(lang, label): the label must come from an N_-marked table
@@ -119,6 +120,7 @@ def test_extraction_finds_the_messages_of_templates_and_python_labels() -> None:
     assert ("Operational",) in found  # view._LABELS via N_
     assert ("Critical impact",) in found  # incidents_view via N_
     assert ("%(failing)s of %(total)s regions failing",) in found  # data.py via translate
+    assert ("New incident",) in found  # engine/subscriber_news.py via N_
     assert len(found) > 40
 
 
@@ -156,9 +158,7 @@ def test_the_catalog_holds_no_message_nothing_uses(lang: str) -> None:
 
 def test_catalog_files_are_objects_of_strings_and_two_form_lists() -> None:
     for lang in LANGUAGES[1:]:
-        raw = json.loads(
-            files("statpulse.web.public").joinpath("locales", f"{lang}.json").read_text()
-        )
+        raw = json.loads(files("statpulse").joinpath("locales", f"{lang}.json").read_text())
         assert raw == dict(catalog(lang))
     assert catalog("en") == {}
     with pytest.raises(ValueError, match="unknown language"):

@@ -16,6 +16,7 @@ import pytest
 
 from statpulse.bus.live import Broadcaster, MonitorChanged
 from statpulse.engine.incidents import Override
+from statpulse.i18n import translate
 from statpulse.model import (
     Component,
     Decide,
@@ -29,7 +30,6 @@ from statpulse.model import (
 )
 from statpulse.store.sql import SqlStore
 from statpulse.web.public.appearance import DEFAULT_APPEARANCE
-from statpulse.web.public.i18n import translate
 from statpulse.web.public.live_fanout import HEARTBEAT_SHARE_S, LiveFanout, fanout_for
 from statpulse.web.public.routes import _stream
 

@@ -122,7 +122,9 @@ class IncidentJobs:
             )
             key = f"maint:{m.id}:{tr.kind.value}:{start.isoformat()}:{end.isoformat()}"
             queued += await self._store.enqueue(m.org_id, event, key, message_doc(message), now)
-            queued += await notify_maintenance(self._store, m, message, key, now)
+            queued += await notify_maintenance(
+                self._store, m, message, key, now, occurrence=tr.occurrence
+            )
         return queued
 
     async def start(self) -> None:

@@ -45,6 +45,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from statpulse.custom_domains import host_of
+from statpulse.i18n import DEFAULT_LANGUAGE, N_, translate
 from statpulse.model import StatusPage, utcnow
 from statpulse.notify import NOTIFIERS, ConfigError, DeliveryError
 from statpulse.notify.message import Message
@@ -60,7 +61,7 @@ from statpulse.web.public.access import (
     make_cookie,
     page_root,
 )
-from statpulse.web.public.i18n import DEFAULT_LANGUAGE, N_, jinja_globals, translate
+from statpulse.web.public.i18n import jinja_globals
 from statpulse.web.public.routes import CSP
 from statpulse.web.public.subscribe import (
     ADDRESS_LIMIT,

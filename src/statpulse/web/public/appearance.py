@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
+from statpulse.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from statpulse.web.public.css_sanitize import MAX_CSS_BYTES, CssError, check_css
-from statpulse.web.public.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from statpulse.web.public.svg_sanitize import SvgError, sanitize_svg, svg_size
 
 THEMES: Final = ("default", "liquid-glass", "high-contrast")

@@ -28,13 +28,13 @@ from fastapi.responses import HTMLResponse, Response
 
 from statpulse.engine.rollups import Resolution, floor_to
 from statpulse.engine.sketch import LatencySketch
+from statpulse.i18n import DEFAULT_LANGUAGE, translate
 from statpulse.model import Component, DayUptime, Monitor, StatusPage, utcnow
 from statpulse.store.contract import Store
 from statpulse.store.sql_incidents import Incident
 from statpulse.web.deps import services
 from statpulse.web.errors import not_found
 from statpulse.web.public.data import BATCH, HISTORY_DAYS, MAX_SCAN, PageComponents, page_view
-from statpulse.web.public.i18n import DEFAULT_LANGUAGE, translate
 from statpulse.web.public.incidents_view import IncidentView, incident_view, is_active
 from statpulse.web.public.routes import _page, _page_response, _render_cache, _templates
 from statpulse.web.public.statuspage_data import affects_page

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 from statpulse.engine.evaluate import stale_after
 from statpulse.engine.incidents import ComponentStatus
 from statpulse.engine.regions import RegionView, region_views
+from statpulse.i18n import DEFAULT_LANGUAGE, translate
 from statpulse.model import Component, DayUptime, Monitor, RegionState, Status, StatusPage
 from statpulse.store.contract import Store
 from statpulse.store.sql_groups import ComponentGroup
@@ -25,7 +26,6 @@ from statpulse.web.public.component_state import (
     component_state,
     maintenance_starts,
 )
-from statpulse.web.public.i18n import DEFAULT_LANGUAGE, translate
 from statpulse.web.public.incidents_view import (
     IncidentView,
     Notices,

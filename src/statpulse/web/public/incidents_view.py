@@ -25,10 +25,10 @@ from markupsafe import Markup
 
 from statpulse.engine import maintenance as mw
 from statpulse.engine.incidents import OPEN
+from statpulse.i18n import N_
 from statpulse.model import Component, Monitor
 from statpulse.store.sql_incidents import Incident
 from statpulse.store.sql_maintenance import Maintenance
-from statpulse.web.public.i18n import N_
 from statpulse.web.public.markdown import render_markdown
 from statpulse.web.public.statuspage_data import affects_page
 

@@ -15,6 +15,9 @@ Tokens are ``<subscriber id hex>.<HMAC-SHA256>`` over the purpose, the id and th
 under ``signing_key`` (default: derived from the current master key); compared in constant
 time. The answer to a subscription never says whether the address was subscribed already, and
 each page limits, in process, how often one address and one client may subscribe.
+
+What a subscriber is sent (the confirmation mail, the welcome delivery, and the news of
+``engine/subscriber_news.py``) speaks the page's language.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from statpulse.engine.subscriber_news import with_unsubscribe
+from statpulse.i18n import DEFAULT_LANGUAGE, N_, translate
 from statpulse.model import StatusPage, new_id, utcnow
 from statpulse.notify import NOTIFIERS, ConfigError
 from statpulse.notify.dispatcher import message_doc
@@ -41,7 +46,7 @@ from statpulse.security.secrets import load_or_create_keyring
 from statpulse.settings import Settings
 from statpulse.store.sql_subscribers import SUBSCRIBER_EVENT, Subscriber
 from statpulse.web.deps import ServicesDep
-from statpulse.web.public.i18n import DEFAULT_LANGUAGE, N_, jinja_globals, translate
+from statpulse.web.public.i18n import jinja_globals
 from statpulse.web.public.routes import CSP
 from statpulse.web.public.subscribe_form import Refusal, form_response
 from statpulse.web.services import Services
@@ -271,13 +276,14 @@ def _new(
 async def _subscribe_email(
     svc: Services, request: Request, page: StatusPage, address: str, comps: list[uuid.UUID]
 ) -> HTMLResponse:
+    lang = await page_language(svc, page)
     done = _html(
         202,
         N_("Check your inbox"),
         N_("If %(address)s can receive mail, a message with a confirmation link is on its way."),
         N_("Nothing else is sent until you follow that link."),
         page=page,
-        lang=await page_language(svc, page),
+        lang=lang,
         address=address,
     )
     config = _email_config(svc.settings, address) if EMAIL.match(address) else None
@@ -297,12 +303,17 @@ async def _subscribe_email(
     sub = await svc.store.create_subscriber(
         sub, "email", notifier.validate(config), (*notifier.secret_fields(), "to")
     )
+    follow = translate(
+        lang, "Follow this link to get %(title)s status updates by e-mail:", title=page.title
+    )
+    ignore = translate(
+        lang, "If you did not ask for this, ignore this message: nothing more will be sent."
+    )
     message = Message(
         id="",
         event="subscriber.confirm",
-        title=f"Confirm your subscription to {page.title}",
-        text=f"Follow this link to get {page.title} status updates by e-mail:\n{confirm}\n\n"
-        "If you did not ask for this, ignore this message: nothing more will be sent.",
+        title=translate(lang, "Confirm your subscription to %(title)s", title=page.title),
+        text=f"{follow}\n{confirm}\n\n{ignore}",
         occurred_at=utcnow(),
         severity="none",
         url=confirm,
@@ -342,12 +353,15 @@ async def _subscribe_hook(
     address = f"{origin.scheme}://{origin.hostname}" if kind == "webhook" else "slack"
     sub, _ = _new(request, svc, page, kind, address, comps)
     sub = await svc.store.create_subscriber(sub, kind, valid, notifier.secret_fields())
+    lang = await page_language(svc, page)
+    welcome = translate(
+        lang, "You will get %(title)s incident and maintenance updates here.", title=page.title
+    )
     message = Message(
         id="",
         event="subscriber.created",
-        title=f"Subscribed to {page.title}",
-        text=f"You will get {page.title} incident and maintenance updates here.\n\n"
-        f"Unsubscribe: {sub.unsubscribe_url}",
+        title=translate(lang, "Subscribed to %(title)s", title=page.title),
+        text=with_unsubscribe(welcome, sub, lang),
         occurred_at=utcnow(),
         severity="none",
         url=sub.page_url,
@@ -363,7 +377,6 @@ async def _subscribe_hook(
     lines = [N_("Updates will be delivered to your endpoint; a welcome message is on its way.")]
     if generated:
         lines.append(N_("Verify the signatures with this secret (shown once): %(secret)s"))
-    lang = await page_language(svc, page)
     return _html(201, N_("Subscribed"), *lines, page=page, lang=lang, secret=generated)
 
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from statpulse.i18n import DEFAULT_LANGUAGE
 from statpulse.model import Component, Monitor, StatusPage
 from statpulse.settings import Settings
-from statpulse.web.public.i18n import DEFAULT_LANGUAGE, jinja_globals
+from statpulse.web.public.i18n import jinja_globals
 from statpulse.web.public.routes import CSP
 
 _templates = Environment(

@@ -11,7 +11,9 @@ code form (``POST /s/{slug}/subscribe/sms``: ``token``, ``code``). After ``MAX_A
 tries no code is accepted any more (the next try removes an unconfirmed subscriber). A
 number already subscribed gets a new code and the same answer: the form never tells who is.
 
-Every SMS ends with ``Unsubscribe: <page>/unsubscribe/<token>`` (the signed token of
+The code SMS, like the news, is in the page's language (``engine/subscriber_sms.py`` says why
+German needs no transliteration). Every SMS ends with ``Unsubscribe: <page>/unsubscribe/<token>``
+(the label in the page's language: ``Abbestellen``; the token is the signed token of
 ``subscribe.py``, in the path: shorter than ``?token=``). Its ``GET`` only asks (SMS apps open
 links to preview them); the button ``POST``s to the same URL, which removes the subscriber.
 Under ``/unsubscribe`` it stays open on a private page, as the e-mail link does (access.py).
@@ -34,6 +36,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from statpulse.engine.subscriber_sms import fit
+from statpulse.i18n import N_, translate, translate_plural
 from statpulse.model import StatusPage, new_id, utcnow
 from statpulse.notify import NOTIFIERS, ConfigError, DeliveryError
 from statpulse.notify.message import Message
@@ -41,7 +44,6 @@ from statpulse.settings import Settings
 from statpulse.store.sql_subscribers import Subscriber
 from statpulse.web.api.subscribers import redact
 from statpulse.web.deps import ServicesDep
-from statpulse.web.public.i18n import N_, translate
 from statpulse.web.public.subscribe import (
     INVALID_LINK,
     MAX_FORM,
@@ -138,11 +140,19 @@ async def start(
     await svc.store.set_subscriber_code(sub.id, code_hash(key, sub, code), utcnow() + CODE_TTL)
     minutes = int(CODE_TTL.total_seconds() // 60)
     title, text = fit(
-        f"{page.title} status updates",
-        f"Your code is {code}. It is valid for {minutes} minutes; "
-        "if you did not ask for it, ignore this message.",
+        translate(lang, "%(title)s status updates", title=page.title),
+        translate_plural(
+            lang,
+            "Your code is %(code)s. It is valid for %(n)s minute; "
+            "if you did not ask for it, ignore this message.",
+            "Your code is %(code)s. It is valid for %(n)s minutes; "
+            "if you did not ask for it, ignore this message.",
+            minutes,
+            code=code,
+        ),
         None,
         sub.unsubscribe_url,
+        translate(lang, "Unsubscribe"),
     )
     message = Message(
         id=str(new_id()),

@@ -34,8 +34,8 @@ from itertools import groupby
 
 from markupsafe import Markup, escape
 
+from statpulse.i18n import DEFAULT_LANGUAGE, plural_forms, translate, translate_plural
 from statpulse.model import DayUptime
-from statpulse.web.public.i18n import DEFAULT_LANGUAGE, plural_forms, translate, translate_plural
 from statpulse.web.public.view import day_uptime_pct, format_pct, uptime_pct
 
 __all__ = [

@@ -32,14 +32,8 @@ from itertools import groupby
 
 from markupsafe import Markup, escape
 
+from statpulse.i18n import DEFAULT_LANGUAGE, N_, decimal_mark, translate, translate_plural
 from statpulse.model import DayUptime
-from statpulse.web.public.i18n import (
-    DEFAULT_LANGUAGE,
-    N_,
-    decimal_mark,
-    translate,
-    translate_plural,
-)
 from statpulse.web.public.svg import day_class
 from statpulse.web.public.view import day_uptime_pct, format_pct, uptime_pct
 

@@ -17,14 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from statpulse.i18n import DEFAULT_LANGUAGE, N_, decimal_mark, translate
 from statpulse.model import DayUptime, Status
-from statpulse.web.public.i18n import (
-    DEFAULT_LANGUAGE,
-    N_,
-    decimal_mark,
-    jinja_globals,
-    translate,
-)
+from statpulse.web.public.i18n import jinja_globals
 
 __all__ = [
     "ComponentView",
