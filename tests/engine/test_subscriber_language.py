@@ -303,6 +303,9 @@ async def test_a_german_pages_email_subscriber_gets_german_mail(mail_site: mail.
     for text in news.values():
         assert "Unsubscribe" not in text
         assert re.search(r"\n\nAbbestellen: http://test/s/acme/unsubscribe\?token=[\w.-]+\n", text)
+    for sent in site.mailbox.mails:  # the link a mail's HTML part adds, labelled in German
+        html = sent.get_body(("html",))
+        assert html is not None and ">Öffnen</a>" in html.get_content(), sent["Subject"]
 
 
 async def test_an_english_pages_confirmation_mail_is_as_before(mail_site: mail.Site) -> None:
@@ -317,6 +320,8 @@ async def test_an_english_pages_confirmation_mail_is_as_before(mail_site: mail.S
         "If you did not ask for this, ignore this message: nothing more will be sent."
         f"\n\nhttp://test{confirm}\n"
     )
+    html = confirmation.get_body(("html",))
+    assert html is not None and ">Open</a>" in html.get_content()
 
 
 WELCOME = {

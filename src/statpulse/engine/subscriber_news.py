@@ -121,6 +121,7 @@ async def notify_subscribers(store: Store, incident: Incident, event: str, at: d
             status=incident.status,
             url=f"{sub.page_url}/incidents/{incident.id}",
             incident_id=str(incident.id),
+            lang=lang,
         )
         if sub.kind == "sms":
             message = for_sms(message, sub, detail, translate(lang, UNSUBSCRIBE))
@@ -174,6 +175,7 @@ async def notify_maintenance(
             severity=message.severity,
             status=message.status,
             url=sub.page_url,
+            lang=lang,
         )
         if sub.kind == "sms":
             own = for_sms(own, sub, detail, translate(lang, UNSUBSCRIBE))

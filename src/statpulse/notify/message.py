@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from statpulse.i18n import DEFAULT_LANGUAGE
+
 EVENTS: frozenset[str] = frozenset(
     {
         "incident.opened",
@@ -43,6 +45,7 @@ class Message:
     components: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     org: str = ""
+    lang: str = DEFAULT_LANGUAGE  # of the words a channel adds ("Open"): the reader's
 
     @property
     def occurred_at_iso(self) -> str:

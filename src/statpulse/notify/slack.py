@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from statpulse.i18n import translate
 from statpulse.notify import config as cfg
 from statpulse.notify.base import Delivered, HttpSender
 from statpulse.notify.message import Message
@@ -30,7 +31,10 @@ def blocks(message: Message, text: str) -> list[dict[str, Any]]:
         {"type": "context", "elements": [{"type": "mrkdwn", "text": c} for c in context]},
     ]
     if message.url:
-        button = {"type": "button", "text": {"type": "plain_text", "text": "Open"}}
+        button = {
+            "type": "button",
+            "text": {"type": "plain_text", "text": translate(message.lang, "Open")},
+        }
         out.append({"type": "actions", "elements": [{**button, "url": message.url}]})
     return out
 

@@ -317,6 +317,7 @@ async def _subscribe_email(
         occurred_at=utcnow(),
         severity="none",
         url=confirm,
+        lang=lang,
     )
     key = f"sub:{sub.id}:confirm"
     await svc.store.enqueue(
@@ -365,6 +366,7 @@ async def _subscribe_hook(
         occurred_at=utcnow(),
         severity="none",
         url=sub.page_url,
+        lang=lang,
     )
     await svc.store.enqueue(
         page.org_id,
