@@ -33,8 +33,10 @@ lint: $(VENV)/.dev-installed
 test-deps:
 	scripts/install-debian-packages pgbouncer caddy chromium
 
+# Two worker processes (pytest-xdist): each is a test session of its own, with its own
+# throwaway PostgreSQL databases and PgBouncer (tests/conftest.py); about half the wall time.
 test: lint test-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -2,7 +2,7 @@
 transaction pooling mode (the same tests run on all three).
 
 PostgreSQL: ``STATPULSE_TEST_POSTGRES_URL`` (default postgresql://postgres@127.0.0.1:5432/test).
-The session creates a throwaway database next to it (the user needs CREATEDB) and drops it at
+Each session (each pytest-xdist worker of ``make test``) creates a throwaway database next to it (the user needs CREATEDB) and drops it at
 the end. When the server is unreachable the PostgreSQL tests are skipped with a loud reason,
 except in CI (``CI=true``), where they fail.
 
