@@ -11,18 +11,16 @@ results, seeded through the store before the server starts.
 
 Cases (each its own server process, one after the other):
 
-- ``cached``: the production code (``python -m statpulse serve``).
-- ``cached_fastpath``: the same with ``routes.CachedPages`` (cache hits answered before
-  FastAPI's routing) at its place, innermost of the app's middleware (inside GZipMiddleware),
-  patched in by the launcher while ``web/app.py`` does not add it itself.
+- ``cached``: the production code (``python -m statpulse serve``; ``routes.CachedPages``
+  answers fresh cache hits before FastAPI's routing).
 - ``uncached`` (baseline): the same server with ``RenderCache.get`` replaced, in that process
   only, by a render on every request (``rendered(await render())``: the page's queries, Jinja,
   the gzip at level 9 that GZipMiddleware did before the cache, and the ETag hash).
 - ``cached_identity`` (full run only): the cached page to a client that does not accept gzip.
 
 Prints the machine (nproc, CPU, load averages before and after), a table, and as its last line
-one JSON object (keys without prefix: the ``cached`` case; ``cached_fastpath_*``,
-``uncached_*``; ``cases`` has every figure of every case).
+one JSON object (keys without prefix: the ``cached`` case; ``uncached_*``; ``cases`` has every
+figure of every case).
 """
 
 from __future__ import annotations
@@ -66,22 +64,7 @@ from statpulse.cli import main
 sys.argv[0] = "statpulse"
 main()
 """
-FASTPATH = """
-import inspect, sys
-import statpulse.web.app as app_module
-from statpulse.web.public.routes import CachedPages
-
-if "CachedPages" not in inspect.getsource(app_module):  # not wired into create_app yet
-    class _GZipOverCachedPages(app_module.GZipMiddleware):
-        def __init__(self, app, **options):
-            super().__init__(CachedPages(app), **options)
-
-    app_module.GZipMiddleware = _GZipOverCachedPages
-from statpulse.cli import main
-sys.argv[0] = "statpulse"
-main()
-"""
-LAUNCHERS = {"uncached": UNCACHED, "fastpath": FASTPATH}
+LAUNCHERS = {"uncached": UNCACHED}
 
 
 def say(text: str) -> None:
@@ -358,7 +341,6 @@ def main() -> None:
     cases: dict[str, dict[str, Any]] = {}
     plan = [
         ("cached", "production", True),
-        ("cached_fastpath", "fastpath", True),
         ("uncached", "uncached", True),
     ]
     if not args.quick:
@@ -427,9 +409,8 @@ def report(
     }
     out["server_cpu_pct"] = cached["server_cpu_pct"]
     out["server_cpu_us_per_request"] = cached["server_cpu_us_per_request"]
-    for prefix in ("cached_fastpath", "uncached"):
-        for k in ("requests_per_s", "p50_ms", "p99_ms", "non_2xx", "server_cpu_pct"):
-            out[f"{prefix}_{k}"] = cases[prefix][k]
+    for k in ("requests_per_s", "p50_ms", "p99_ms", "non_2xx", "server_cpu_pct"):
+        out[f"uncached_{k}"] = base[k]
     out["speedup"] = cached["requests_per_s"] / base["requests_per_s"]
     out["machine"] = info
     out["cases"] = cases
