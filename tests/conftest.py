@@ -2,9 +2,9 @@
 transaction pooling mode (the same tests run on all three).
 
 PostgreSQL: ``STATPULSE_TEST_POSTGRES_URL`` (default postgresql://postgres@127.0.0.1:5432/test).
-Each session (each pytest-xdist worker of ``make test``) creates a throwaway database next to it (the user needs CREATEDB) and drops it at
-the end. When the server is unreachable the PostgreSQL tests are skipped with a loud reason,
-except in CI (``CI=true``), where they fail.
+Each session (each pytest-xdist worker of ``make test``) creates a throwaway database next to
+it (the user needs CREATEDB) and drops it at the end. When the server is unreachable the
+PostgreSQL tests are skipped with a loud reason, except in CI (``CI=true``), where they fail.
 
 PgBouncer: the session starts Debian's ``pgbouncer`` (``make test-deps``) in front of a second
 throwaway database (tests/pgbouncer.py), migrated directly on PostgreSQL as a deployment would

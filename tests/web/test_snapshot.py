@@ -248,7 +248,8 @@ def s3_endpoint() -> Iterator[str]:
     server.stop()
 
 
-def test_an_s3_target_gets_every_file_with_its_type_and_loses_stale_ones(s3_endpoint: str) -> None:
+def new_bucket(s3_endpoint: str) -> tuple[pafs.S3FileSystem, str]:
+    """A new bucket on the moto server, and a filesystem to read it as its admin."""
     bucket = f"snap-{uuid.uuid4().hex[:12]}"
     admin = pafs.S3FileSystem(
         access_key=KEY,
@@ -259,6 +260,11 @@ def test_an_s3_target_gets_every_file_with_its_type_and_loses_stale_ones(s3_endp
         allow_bucket_creation=True,
     )
     admin.create_dir(bucket)
+    return admin, bucket
+
+
+def test_an_s3_target_gets_every_file_with_its_type_and_loses_stale_ones(s3_endpoint: str) -> None:
+    admin, bucket = new_bucket(s3_endpoint)
     url = f"s3://{bucket}/pages?endpoint={s3_endpoint}"
     target = SnapshotTarget.from_url(url, access_key=KEY, secret_key=SECRET).child("acme")
     target.write(Snapshot("acme", {"index.html": b"<p>old", "incidents/a/index.html": b"a"}))

@@ -14,11 +14,9 @@ import re
 import struct
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import httpx
-import pyarrow.fs as pafs
 import pytest
 from typer.testing import CliRunner
 
@@ -31,7 +29,15 @@ from statpulse.web.public.snapshot import (
     stored_name,
 )
 from tests.processes import free_port, wait_for
-from tests.web.test_snapshot import KEY, SECRET, Site, s3_endpoint, site, snap  # noqa: F401
+from tests.web.test_snapshot import (  # noqa: F401
+    KEY,
+    SECRET,
+    Site,
+    new_bucket,
+    s3_endpoint,
+    site,
+    snap,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + struct.pack(">II", 32, 32) + b"\x08\x06\0\0\0"
 SVG_LOGO = (
@@ -165,16 +171,7 @@ async def test_an_s3_snapshot_types_the_logo_and_favicon(
 ) -> None:
     await _brand(site)
     snapshot = await snap(site)
-    bucket = f"snap-{uuid.uuid4().hex[:12]}"
-    admin = pafs.S3FileSystem(
-        access_key=KEY,
-        secret_key=SECRET,
-        endpoint_override=s3_endpoint.removeprefix("http://"),
-        scheme="http",
-        region="us-east-1",
-        allow_bucket_creation=True,
-    )
-    admin.create_dir(bucket)
+    admin, bucket = new_bucket(s3_endpoint)
     url = f"s3://{bucket}/pages?endpoint={s3_endpoint}"
     target = SnapshotTarget.from_url(url, access_key=KEY, secret_key=SECRET).child("acme")
     await asyncio.to_thread(target.write, snapshot)
