@@ -124,7 +124,7 @@ async def notify_subscribers(store: Store, incident: Incident, event: str, at: d
             lang=lang,
         )
         if sub.kind == "sms":
-            message = for_sms(message, sub, detail, translate(lang, UNSUBSCRIBE))
+            message = for_sms(message, sub, detail)
         queued += await store.enqueue(
             incident.org_id, SUBSCRIBER_EVENT, key, message_doc(message), at, [sub.channel_id]
         )
@@ -178,7 +178,7 @@ async def notify_maintenance(
             lang=lang,
         )
         if sub.kind == "sms":
-            own = for_sms(own, sub, detail, translate(lang, UNSUBSCRIBE))
+            own = for_sms(own, sub, detail)
         queued += await store.enqueue(
             maintenance.org_id,
             SUBSCRIBER_EVENT,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from statpulse.i18n import N_
+from statpulse.i18n import N_, translate
 from statpulse.notify.message import Message
 from statpulse.store.sql_subscribers import Subscriber
 
@@ -73,11 +73,10 @@ def fit(
     return title, f"{clip(detail, room - 1)}\n{tail}" if detail else tail
 
 
-def for_sms(
-    message: Message, subscriber: Subscriber, detail: str, unsubscribe: str = UNSUBSCRIBE
-) -> Message:
+def for_sms(message: Message, subscriber: Subscriber, detail: str) -> Message:
     """``message`` for an SMS subscriber: ``detail`` (the text before its unsubscribe link)
     and ``message.url`` fitted with the title into one short plain SMS (``fit``), the link
-    labelled ``unsubscribe``."""
+    labelled in the message's language."""
+    unsubscribe = translate(message.lang, UNSUBSCRIBE)
     title, text = fit(message.title, detail, message.url, subscriber.unsubscribe_url, unsubscribe)
     return dataclasses.replace(message, title=title, text=text, url=None)
