@@ -116,6 +116,25 @@ async def test_pages_and_components_are_listed_per_tenant(env: Env) -> None:
     assert [c["name"] for c in components] == ["Public API"]
 
 
+async def test_a_pages_components_are_listed_in_display_order_for_its_org_only(env: Env) -> None:
+    monitor_id, first = await make_page(env)
+    second = await env.client.post(
+        "/api/v1/components", json={"name": "Dashboard", "pages": ["acme"]}, headers=env.write
+    )
+    assert second.status_code == 201, second.text
+    await env.client.post(  # on no page: not listed
+        "/api/v1/components", json={"name": "Internal", "pages": []}, headers=env.write
+    )
+    r = await env.client.get("/api/v1/pages/acme/components", headers=env.read)
+    assert r.status_code == 200, r.text
+    listed = [(c["id"], c["name"], c["monitor_id"]) for c in r.json()]
+    assert listed == [(first, "Public API", monitor_id), (second.json()["id"], "Dashboard", None)]
+    for headers, slug in ((env.other, "acme"), (env.read, "nope")):
+        r = await env.client.get(f"/api/v1/pages/{slug}/components", headers=headers)
+        assert r.status_code == 404, r.text
+        assert r.json()["error"]["code"] == "not_found"
+
+
 async def test_uptime_bars_cover_ninety_days(env: Env) -> None:
     monitor_id, _ = await make_page(env)
     old = utcnow() - timedelta(days=30)

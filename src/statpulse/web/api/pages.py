@@ -1,4 +1,5 @@
-"""``/api/v1/pages`` and ``/api/v1/components``: what a status page lists."""
+"""``/api/v1/pages`` and ``/api/v1/components``: what a status page lists
+(``/api/v1/pages/{slug}/components``: one page's, in display order)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from statpulse.model import Component, StatusPage
 from statpulse.store.contract import Conflict
 from statpulse.web.api.schemas import ComponentIn, ComponentOut, PageIn, PageOut
 from statpulse.web.deps import ReadKey, ServicesDep, WriteKey, actor
-from statpulse.web.errors import ApiError, invalid
+from statpulse.web.errors import ApiError, invalid, not_found
 
 router = APIRouter(prefix="/api/v1", tags=["pages"])
 
@@ -44,6 +45,16 @@ async def create_page(body: PageIn, key: WriteKey, svc: ServicesDep) -> PageOut:
 @router.get("/pages", response_model=list[PageOut])
 async def list_pages(key: ReadKey, svc: ServicesDep) -> list[PageOut]:
     return [_page_out(p) for p in await svc.store.list_pages(key.org_id)]
+
+
+@router.get("/pages/{slug}/components", response_model=list[ComponentOut])
+async def list_page_components(slug: str, key: ReadKey, svc: ServicesDep) -> list[ComponentOut]:
+    """The components a page shows, in its display order (private pages included). Another
+    organisation's page is a 404, like a slug that does not exist."""
+    page = await svc.store.get_page(slug)
+    if page is None or page.org_id != key.org_id:
+        raise not_found(f"page {slug!r}")
+    return [_component_out(c) for c, _ in await svc.store.page_components(page.id)]
 
 
 @router.post("/components", status_code=201, response_model=ComponentOut)
