@@ -20,6 +20,7 @@ from statpulse.archive.cli import archive_app
 from statpulse.cli_common import ConfigOpt, DataDirOpt, DbOpt, console
 from statpulse.cli_common import fail as _fail
 from statpulse.cli_common import load_cli_settings as _settings
+from statpulse.config_as_code.cli import config_app
 from statpulse.model import Scope, utcnow
 from statpulse.security import apikeys
 from statpulse.security.pki_cli import pki_app
@@ -44,6 +45,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(archive_app, name="archive")
 app.add_typer(pki_app, name="pki")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(config_app, name="config")
 app.command("export-static")(export_static)
 
 
