@@ -334,6 +334,15 @@ class Store(Protocol):
 
     async def list_pages(self, org_id: uuid.UUID) -> list[StatusPage]: ...
 
+    async def update_page(
+        self, org_id: uuid.UUID, page_id: uuid.UUID, title: str, description: str
+    ) -> StatusPage | None:
+        """Sets both; None when the page is not the organisation's (the slug never changes)."""
+
+    async def delete_page(self, org_id: uuid.UUID, page_id: uuid.UUID) -> bool:
+        """False when the page is not the organisation's. Its component links, groups,
+        domains, subscribers and settings go with it; its components stay."""
+
     async def create_component(
         self,
         org_id: uuid.UUID,
@@ -343,6 +352,30 @@ class Store(Protocol):
         page_ids: Sequence[uuid.UUID],
     ) -> Component:
         """Creates a component and appends it to each page."""
+
+    async def get_component(
+        self, org_id: uuid.UUID, component_id: uuid.UUID
+    ) -> Component | None: ...
+
+    async def component_pages(self, component_id: uuid.UUID) -> list[StatusPage]:
+        """The pages that show the component, oldest first."""
+
+    async def update_component(
+        self,
+        org_id: uuid.UUID,
+        component_id: uuid.UUID,
+        name: str,
+        description: str,
+        monitor_id: uuid.UUID | None,
+        page_ids: Sequence[uuid.UUID] | None,
+    ) -> Component | None:
+        """Sets the fields and, unless ``page_ids`` is None, its pages (one transaction): a page
+        it stays on keeps its position, a new page gets it at the end. None when the component
+        is not the organisation's."""
+
+    async def delete_component(self, org_id: uuid.UUID, component_id: uuid.UUID) -> bool:
+        """False when it is not the organisation's. Its page links, group memberships,
+        override and SLOs go with it; incidents, maintenances and subscribers keep its id."""
 
     async def list_components(self, org_id: uuid.UUID) -> list[Component]: ...
 

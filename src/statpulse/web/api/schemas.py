@@ -269,6 +269,13 @@ class PageIn(_Strict):
     description: str = Field(default="", max_length=2000)
 
 
+class PagePatch(_Strict):
+    """Every field optional; the slug is not changeable."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+
+
 class PageOut(BaseModel):
     id: uuid.UUID
     slug: str
@@ -282,6 +289,16 @@ class ComponentIn(_Strict):
     description: str = Field(default="", max_length=2000)
     monitor_id: uuid.UUID | None = None
     pages: list[Slug] = Field(default_factory=list, max_length=50)
+
+
+class ComponentPatch(_Strict):
+    """Every field optional; ``monitor_id`` null unlinks the monitor, ``pages`` replaces the
+    pages that show the component."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    monitor_id: uuid.UUID | None = None
+    pages: list[Slug] | None = Field(default=None, max_length=50)
 
 
 class ComponentOut(BaseModel):
