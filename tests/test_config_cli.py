@@ -257,17 +257,109 @@ def test_an_api_error_mid_apply_exits_1_naming_the_item_and_keeps_what_was_appli
     assert sorted(org.monitors()) == ["Billing API", "Search API"]
 
 
-def test_a_page_change_the_api_cannot_make_is_refused_before_any_request(org: Org) -> None:
+def test_a_plan_line_that_cannot_be_applied_is_refused_before_any_request(org: Org) -> None:
     assert org.apply(org.file(FILE)).exit_code == 0
+    twin = {"name": "Billing", "pages": [org.slug]}
+    org.api("POST", "/api/v1/components", twin)
     text = FILE.replace("Acme status", "Acme").replace("interval_s: 30", "interval_s: 60")
     result = org.apply(org.file(text))
     assert result.exit_code == 1
     assert (
-        f'! page "{org.slug}": title "Acme status" -> "Acme" (the API cannot change a page)'
+        f'! component "Billing" on page "{org.slug}": the page has 2 components of that name'
         in result.stdout
     )
-    assert "nothing was changed" in result.output
+    assert "1 difference(s) above (!) cannot be applied; nothing was changed" in result.output
     assert org.monitors()["Billing API"]["interval_s"] == 30
+    assert org.api("GET", "/api/v1/pages")[0]["title"] == "Acme status"
+
+
+def test_a_changed_page_and_component_are_patched(org: Org) -> None:
+    assert org.apply(org.file(FILE)).exit_code == 0
+    text = (
+        FILE.replace("title: Acme status", "title: Acme\n    description: All of Acme")
+        .replace("description: Full-text search, monitor: Search API", "monitor: Cache")
+        .replace("{{name: Billing, monitor: Billing API}}", "{{name: Billing}}")
+        .replace("pages:", "  - {{name: Cache, kind: tcp, target: cache.example:6379}}\npages:")
+    )
+    result = org.apply(org.file(text))
+    assert result.exit_code == 0, result.output
+    assert _lines(result, "~") == [
+        f'~ page "{org.slug}": title "Acme status" -> "Acme", description "" -> "All of Acme"',
+        f'~ component "Billing" on page "{org.slug}": monitor "Billing API" -> null',
+        f'~ component "Search" on page "{org.slug}": description "Full-text search" -> "", '
+        'monitor "Search API" -> "Cache"',
+    ]
+    assert _lines(result, "+") == ['+ monitor "Cache"']
+    assert "applied: 1 to create, 3 to change, 0 to delete" in result.stdout
+    [page] = org.api("GET", "/api/v1/pages")
+    assert (page["title"], page["description"]) == ("Acme", "All of Acme")
+    components = {c["name"]: c for c in org.api("GET", f"/api/v1/pages/{org.slug}/components")}
+    assert components["Billing"]["monitor_id"] is None
+    assert components["Search"]["monitor_id"] == org.monitors()["Cache"]["id"]
+    assert components["Search"]["description"] == ""
+    again = org.apply(org.file(text))
+    assert again.exit_code == 0 and "no changes" in again.stdout
+
+
+SECOND_PAGE = """\
+  - slug: {slug}-b
+    title: Second
+    components:
+      - {{name: Docs}}
+"""
+
+
+def test_prune_deletes_pages_and_components_then_monitors(org: Org) -> None:
+    assert org.apply(org.file(FILE + SECOND_PAGE)).exit_code == 0
+    text = (
+        FILE.replace(
+            "      - {{name: Search, description: Full-text search, monitor: Search API}}\n", ""
+        )
+        .replace("  - name: Search API\n    kind: tcp\n    target: search.example:9200\n", "")
+        .replace("    depends_on: Billing API\n", "")
+    )
+    kept = org.apply(org.file(text))
+    assert kept.exit_code == 0, kept.output
+    assert _lines(kept, "-") == []
+    assert f'  page "{org.slug}-b": not in the file' in kept.stdout
+
+    result = org.apply(org.file(text), "--prune")
+    assert result.exit_code == 0, result.output
+    assert _lines(result, "-") == [
+        f'- component "Search" on page "{org.slug}"',
+        f'- component "Docs" on page "{org.slug}-b"',
+        f'- page "{org.slug}-b"',
+        '- monitor "Search API"',
+    ]
+    assert "applied: 0 to create, 0 to change, 4 to delete" in result.stdout
+    assert [p["slug"] for p in org.api("GET", "/api/v1/pages")] == [org.slug]
+    assert [c["name"] for c in org.api("GET", "/api/v1/components")] == ["Billing"]
+    assert sorted(org.monitors()) == ["Billing API"]
+
+
+def test_prune_takes_a_shared_component_off_a_page_without_deleting_it(org: Org) -> None:
+    second = "  - {{slug: {slug}-b, title: Second}}\n"
+    assert org.apply(org.file(FILE + second)).exit_code == 0
+    shared = org.api(
+        "POST", "/api/v1/components", {"name": "Shared", "pages": [org.slug, f"{org.slug}-b"]}
+    )
+    text = FILE.replace(
+        "monitor: Search API}}\n", "monitor: Search API}}\n      - {{name: Shared}}\n"
+    )
+    result = org.apply(org.file(text + second), "--prune")
+    assert result.exit_code == 0, result.output
+    assert _lines(result, "-") == [
+        f'- component "Shared" on page "{org.slug}-b": stays on page "{org.slug}"'
+    ]
+    assert org.api("GET", f"/api/v1/pages/{org.slug}-b/components") == []
+    on_page = org.api("GET", f"/api/v1/pages/{org.slug}/components")
+    assert [c["name"] for c in on_page] == ["Billing", "Search", "Shared"]
+    assert on_page[2]["id"] == shared["id"]
+
+    gone = org.apply(org.file(FILE + second), "--prune")
+    assert gone.exit_code == 0, gone.output
+    assert _lines(gone, "-") == [f'- component "Shared" on page "{org.slug}"']
+    assert [c["name"] for c in org.api("GET", "/api/v1/components")] == ["Billing", "Search"]
 
 
 def test_export_refuses_an_organisation_with_two_monitors_of_one_name(org: Org) -> None:

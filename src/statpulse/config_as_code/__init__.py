@@ -27,9 +27,14 @@ a client key is set), not their values: a changed value alone is not sent. To ro
 ``PATCH /api/v1/monitors/{id}`` it (a secret added or removed in the file is sent, with every
 value of that field).
 
-**What the API cannot do.** Pages and components can only be created through the API (there is
-no PATCH or DELETE for them; a page's components are read with
-``GET /api/v1/pages/{slug}/components``). A difference apply cannot make (a page's title, a
-component's monitor, ``--prune`` of a page or component) is a ``!`` line of the plan, and apply
-then changes nothing and exits 1.
+**Pages and components.** A page's components are read with
+``GET /api/v1/pages/{slug}/components``; a changed title or description is a
+``PATCH /api/v1/pages/{slug}``, a component's changed description or monitor a
+``PATCH /api/v1/components/{id}``. A component can be on several pages (the file lists it under
+each, by name): it is changed once, and pages of the file that give it different values are a
+``!`` line. With ``--prune``, a page the file does not name is deleted, and a component that no
+page of the file lists any more is deleted (from every page); one that another page of the file
+still lists is only taken off the others (``PATCH`` of its ``pages``). A page with two
+components of one name is a ``!`` line too (the file cannot tell them apart). Apply changes
+nothing and exits 1 when the plan has a ``!`` line.
 """

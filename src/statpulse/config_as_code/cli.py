@@ -121,7 +121,7 @@ def apply(
                 typer.echo(step.line())
             if plan.blocked:
                 fail(
-                    f"{len(plan.blocked)} difference(s) above (!) cannot be made through the API; "
+                    f"{len(plan.blocked)} difference(s) above (!) cannot be applied; "
                     "nothing was changed",
                     code=1,
                 )

@@ -2,9 +2,11 @@
 list of steps (pure).
 
 Order: monitors created (parents first), monitors changed (parents first, so a moved
-``depends_on`` never forms a cycle on the way), pages created, components created, monitors
-deleted (``--prune``). Monitors are compared as the API returns them (``redacted_document``
-of the file's config against the GET output), so secrets are compared by presence only.
+``depends_on`` never forms a cycle on the way), pages created or changed, components created or
+changed, then with ``--prune`` components deleted (or taken off the pages that no longer list
+them), pages deleted and, last, monitors deleted (components may link them). Monitors are
+compared as the API returns them (``redacted_document`` of the file's config against the GET
+output), so secrets are compared by presence only.
 """
 
 from __future__ import annotations
@@ -15,11 +17,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from statpulse.config_as_code.document import Desired, DocumentError, MonitorSpec, PageSpec
-from statpulse.config_as_code.state import MONITOR_FIELDS, NESTED, Current, CurrentPage
+from statpulse.config_as_code.document import (
+    ComponentSpec,
+    Desired,
+    DocumentError,
+    MonitorSpec,
+    PageSpec,
+)
+from statpulse.config_as_code.state import (
+    MONITOR_FIELDS,
+    NESTED,
+    Current,
+    CurrentComponent,
+    CurrentPage,
+)
 from statpulse.web.api.schemas import config_document, redacted_document
 
 MONITORS = "/api/v1/monitors"
+PAGES = "/api/v1/pages"
+COMPONENTS = "/api/v1/components"
 _SECRET_MAPS = {("http", "headers"), ("grpc", "metadata")}
 _MAX_SHOWN = 60
 
@@ -29,8 +45,9 @@ class Step:
     """One line of the plan; a request when ``method`` is set."""
 
     sign: str
-    """``+`` create, ``~`` change, ``-`` delete, ``!`` cannot be applied through the API,
-    `` `` not in the file (left as is)."""
+    """``+`` create, ``~`` change, ``-`` delete (or take off a page), ``!`` cannot be applied
+    (the file cannot tell which component it means, or contradicts itself), `` `` not in the
+    file (left as is)."""
     what: str
     detail: str = ""
     method: str | None = None
@@ -67,7 +84,7 @@ class Plan:
         text = f"{count['+']} to create, {count['~']} to change, {count['-']} to delete"
         text += self.left_note()
         if count["!"]:
-            text += f"; {count['!']} the API cannot apply"
+            text += f"; {count['!']} that cannot be applied"
         return text
 
 
@@ -156,6 +173,10 @@ def _pages(
 ) -> Iterator[Step]:
     by_slug = {p.slug: p for p in current.pages}
     components: list[Step] = []
+    kept: dict[str, list[str]] = {}
+    """Component id -> the slugs of the existing pages of the file that list it."""
+    wants: dict[str, tuple[str, tuple[str, str | None]]] = {}
+    """Component id -> (slug, (description, monitor)) of the first page of the file with it."""
     for spec in desired:
         what = f'page "{spec.slug}"'
         found = by_slug.get(spec.slug)
@@ -163,25 +184,41 @@ def _pages(
             body = {"slug": spec.slug, "title": spec.title, "description": spec.description}
             yield Step("+", what, method="POST", path="/api/v1/pages", body=body)
             found = CurrentPage("", spec.slug, spec.title, spec.description, ())
-        diff = [
-            _change(n, None, getattr(found, n), getattr(spec, n))
-            for n in ("title", "description")
-            if getattr(found, n) != getattr(spec, n)
-        ]
-        if diff:
-            yield Step("!", what, ", ".join(diff) + " (the API cannot change a page)")
-        components.extend(_components(spec, found, names, prune=prune))
+        changed = [n for n in ("title", "description") if getattr(found, n) != getattr(spec, n)]
+        if changed:
+            yield Step(
+                "~",
+                what,
+                ", ".join(_change(n, None, getattr(found, n), getattr(spec, n)) for n in changed),
+                method="PATCH",
+                path=f"{PAGES}/{spec.slug}",
+                body={n: getattr(spec, n) for n in changed},
+            )
+        listed = {c.name for c in spec.components}
+        for c in found.components:
+            if c.name in listed:
+                kept.setdefault(c.id, []).append(spec.slug)
+        components.extend(_components(spec, found, names, wants, prune=prune))
     yield from components
+    wanted = {s.slug for s in desired}
+    if prune:
+        yield from _removals(current, kept, wanted)
     for page in current.pages:
-        if page.slug not in {s.slug for s in desired}:
+        if page.slug not in wanted:
+            what = f'page "{page.slug}"'
             if prune:
-                yield Step("!", f'page "{page.slug}"', "not in the file (the API cannot delete it)")
+                yield Step("-", what, method="DELETE", path=f"{PAGES}/{page.slug}")
             else:
-                yield Step(" ", f'page "{page.slug}"', "not in the file")
+                yield Step(" ", what, "not in the file")
 
 
 def _components(
-    spec: PageSpec, page: CurrentPage, names: dict[str, str], *, prune: bool
+    spec: PageSpec,
+    page: CurrentPage,
+    names: dict[str, str],
+    wants: dict[str, tuple[str, tuple[str, str | None]]],
+    *,
+    prune: bool,
 ) -> Iterator[Step]:
     on_page = f'on page "{spec.slug}"'
     count = Counter(c.name for c in page.components)
@@ -199,24 +236,75 @@ def _components(
                 "pages": [spec.slug],
             }
             ref = ("monitor_id", c.monitor) if c.monitor else None
-            yield Step("+", what, method="POST", path="/api/v1/components", body=body, ref=ref)
+            yield Step("+", what, method="POST", path=COMPONENTS, body=body, ref=ref)
+        elif found.id in wants:
+            # The same component on another page of the file: changed there (once), or a
+            # contradiction the file must settle.
+            first, there = wants[found.id]
+            if there != (c.description, c.monitor):
+                yield Step(
+                    "!",
+                    what,
+                    f'it is also on page "{first}", where the file gives it another '
+                    "description or monitor",
+                )
         else:
-            monitor = names.get(found.monitor_id, found.monitor_id) if found.monitor_id else None
-            diff = []
-            if found.description != c.description:
-                diff.append(_change("description", None, found.description, c.description))
-            if monitor != c.monitor:
-                diff.append(_change("monitor", None, monitor, c.monitor))
-            if diff:
-                yield Step("!", what, ", ".join(diff) + " (the API cannot change a component)")
-    wanted = {c.name for c in spec.components}
-    for name in count:
-        if name not in wanted:
-            what = f'component "{name}" {on_page}'
-            if prune:
-                yield Step("!", what, "not in the file (the API cannot delete it)")
-            else:
-                yield Step(" ", what, "not in the file")
+            wants[found.id] = (spec.slug, (c.description, c.monitor))
+            step = _update_component(what, found, c, names)
+            if step is not None:
+                yield step
+    if not prune:
+        wanted = {c.name for c in spec.components}
+        for name in count:
+            if name not in wanted:
+                yield Step(" ", f'component "{name}" {on_page}', "not in the file")
+
+
+def _update_component(
+    what: str, found: CurrentComponent, c: ComponentSpec, names: dict[str, str]
+) -> Step | None:
+    monitor = names.get(found.monitor_id, found.monitor_id) if found.monitor_id else None
+    diff = []
+    body: dict[str, Any] = {}
+    ref = None
+    if found.description != c.description:
+        diff.append(_change("description", None, found.description, c.description))
+        body["description"] = c.description
+    if monitor != c.monitor:
+        diff.append(_change("monitor", None, monitor, c.monitor))
+        body["monitor_id"] = None
+        ref = ("monitor_id", c.monitor) if c.monitor else None
+    if not diff:
+        return None
+    path = f"{COMPONENTS}/{found.id}"
+    return Step("~", what, ", ".join(diff), method="PATCH", path=path, body=body, ref=ref)
+
+
+def _removals(current: Current, kept: dict[str, list[str]], wanted: set[str]) -> Iterator[Step]:
+    """``--prune`` of components: one that no page of the file lists is deleted; one that
+    another page of the file still lists is taken off the others (its ``pages`` patched)."""
+    on: dict[str, list[str]] = {}
+    component: dict[str, CurrentComponent] = {}
+    for page in current.pages:
+        for c in page.components:
+            on.setdefault(c.id, []).append(page.slug)
+            component.setdefault(c.id, c)
+    for cid, slugs in on.items():
+        stays = kept.get(cid, [])
+        off = [s for s in slugs if s not in stays]
+        # A page deleted below takes its links with it: nothing to patch for those.
+        if not off or (stays and not [s for s in off if s in wanted]):
+            continue
+        what = f'component "{component[cid].name}" on page' + (
+            f' "{off[0]}"' if len(off) == 1 else "s " + ", ".join(f'"{s}"' for s in off)
+        )
+        path = f"{COMPONENTS}/{cid}"
+        if not stays:
+            yield Step("-", what, method="DELETE", path=path)
+        else:
+            detail = "stays on page" + ("s " if len(stays) > 1 else " ")
+            detail += ", ".join(f'"{s}"' for s in stays)
+            yield Step("-", what, detail, method="PATCH", path=path, body={"pages": stays})
 
 
 def _json(doc: dict[str, Any]) -> dict[str, Any]:
