@@ -46,15 +46,15 @@ class PagesMixin(SqlBase):
     ) -> StatusPage | None:
         p = t.status_pages.c
         async with self._engine.begin() as conn:
-            result = await conn.execute(
-                t.status_pages.update()
-                .where(p.org_id == org_id, p.id == page_id)
-                .values(title=title, description=description)
-            )
-            if result.rowcount == 0:
-                return None
-            row = (await conn.execute(sa.select(t.status_pages).where(p.id == page_id))).one()
-        return from_row(StatusPage, row)
+            row = (
+                await conn.execute(
+                    t.status_pages.update()
+                    .where(p.org_id == org_id, p.id == page_id)
+                    .values(title=title, description=description)
+                    .returning(*t.status_pages.c)
+                )
+            ).first()
+        return from_row(StatusPage, row) if row else None
 
     async def delete_page(self, org_id: uuid.UUID, page_id: uuid.UUID) -> bool:
         p = t.status_pages.c
@@ -124,12 +124,15 @@ class PagesMixin(SqlBase):
     ) -> Component | None:
         c, pc = t.components, t.page_components
         async with self._engine.begin() as conn:
-            result = await conn.execute(
-                c.update()
-                .where(c.c.org_id == org_id, c.c.id == component_id)
-                .values(name=name, description=description, monitor_id=monitor_id)
-            )
-            if result.rowcount == 0:
+            row = (
+                await conn.execute(
+                    c.update()
+                    .where(c.c.org_id == org_id, c.c.id == component_id)
+                    .values(name=name, description=description, monitor_id=monitor_id)
+                    .returning(*c.c)
+                )
+            ).first()
+            if row is None:
                 return None
             if page_ids is not None:
                 wanted = list(dict.fromkeys(page_ids))
@@ -150,7 +153,6 @@ class PagesMixin(SqlBase):
                 for page_id in wanted:
                     if page_id not in linked:
                         await self._append(conn, page_id, component_id)
-            row = (await conn.execute(sa.select(c).where(c.c.id == component_id))).one()
         return from_row(Component, row)
 
     async def delete_component(self, org_id: uuid.UUID, component_id: uuid.UUID) -> bool:

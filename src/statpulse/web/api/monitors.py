@@ -100,9 +100,7 @@ async def update_monitor(
 ) -> MonitorOut:
     current = await _get(svc, key, monitor_id)
     merged: dict[str, Any] = config_document(current.config)
-    for name, value in body.model_dump(exclude_unset=True).items():
-        if value is None and name != "depends_on":  # null clears the parent
-            raise invalid(name, "must not be null")
+    for name, value in body.set_fields(nullable=("depends_on",)).items():  # null: no parent
         if name in MonitorPatch.NESTED:
             merged[name] = {**merged[name], **value}
         else:

@@ -71,19 +71,10 @@ def _page_document(p: StatusPage) -> dict[str, Any]:
     return {"slug": p.slug, "title": p.title, "description": p.description}
 
 
-def _not_null(body: PagePatch | ComponentPatch, nullable: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The fields the request set; null only for ``nullable`` ones."""
-    fields = body.model_dump(exclude_unset=True)
-    for name, value in fields.items():
-        if value is None and name not in nullable:
-            raise invalid(name, "must not be null")
-    return fields
-
-
 @router.patch("/pages/{slug}", response_model=PageOut)
 async def update_page(slug: str, body: PagePatch, key: WriteKey, svc: ServicesDep) -> PageOut:
     current = await _page(svc, key.org_id, slug)
-    fields = _not_null(body)
+    fields = body.set_fields()
     updated = await svc.store.update_page(
         key.org_id,
         current.id,
@@ -180,7 +171,7 @@ async def update_component(
     current = await svc.store.get_component(key.org_id, component_id)
     if current is None:
         raise not_found("component")
-    fields = _not_null(body, nullable=("monitor_id",))
+    fields = body.set_fields(nullable=("monitor_id",))
     monitor_id = fields.get("monitor_id", current.monitor_id)
     if (
         "monitor_id" in fields

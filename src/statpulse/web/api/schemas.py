@@ -31,6 +31,7 @@ from statpulse.web.api.options import (
     TcpIn,
     TlsIn,
 )
+from statpulse.web.errors import invalid
 
 Region = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
@@ -39,6 +40,15 @@ _OPTION_KINDS = ("tcp", "grpc", "dns", "tls")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    def set_fields(self, nullable: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The fields the request set (a PATCH body); raises ApiError 422 naming a field set
+        to null, unless it is one of ``nullable`` (where null clears a link)."""
+        fields = self.model_dump(exclude_unset=True)
+        for name, value in fields.items():
+            if value is None and name not in nullable:
+                raise invalid(name, "must not be null")
+        return fields
 
 
 class MonitorIn(_Strict):
