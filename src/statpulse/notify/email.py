@@ -18,7 +18,6 @@ from typing import Any
 
 import aiosmtplib
 
-from statpulse.i18n import translate
 from statpulse.notify import config as cfg
 from statpulse.notify.base import ConfigError, Delivered, DeliveryError, HttpSender
 from statpulse.notify.message import Message
@@ -41,7 +40,7 @@ def build(message: Message, sender: str, recipients: list[str], text: str) -> Em
     mail["Message-ID"] = f"<{digest}@{domain}>"
     link = f"\n\n{message.url}" if message.url else ""
     mail.set_content(f"{text}{link}\n")
-    open_label = escape(translate(message.lang, "Open"))
+    open_label = escape(message.link_label)
     html_link = f'<p><a href="{escape(message.url)}">{open_label}</a></p>' if message.url else ""
     mail.add_alternative(
         f"<html><body><h2>{escape(message.title)}</h2>"

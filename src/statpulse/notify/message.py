@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from statpulse.i18n import DEFAULT_LANGUAGE
+from statpulse.i18n import DEFAULT_LANGUAGE, translate
 
 EVENTS: frozenset[str] = frozenset(
     {
@@ -46,6 +46,11 @@ class Message:
     regions: tuple[str, ...] = ()
     org: str = ""
     lang: str = DEFAULT_LANGUAGE  # of the words a channel adds ("Open"): the reader's
+
+    @property
+    def link_label(self) -> str:
+        """The text of the link to ``url`` that a channel adds, in the reader's language."""
+        return translate(self.lang, "Open")
 
     @property
     def occurred_at_iso(self) -> str:

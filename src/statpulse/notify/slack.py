@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from statpulse.i18n import translate
 from statpulse.notify import config as cfg
 from statpulse.notify.base import Delivered, HttpSender
 from statpulse.notify.message import Message
@@ -33,7 +32,7 @@ def blocks(message: Message, text: str) -> list[dict[str, Any]]:
     if message.url:
         button = {
             "type": "button",
-            "text": {"type": "plain_text", "text": translate(message.lang, "Open")},
+            "text": {"type": "plain_text", "text": message.link_label},
         }
         out.append({"type": "actions", "elements": [{**button, "url": message.url}]})
     return out

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from statpulse.i18n import translate
 from statpulse.notify import config as cfg
 from statpulse.notify.base import Delivered, HttpSender
 from statpulse.notify.message import Message
@@ -37,7 +36,7 @@ def card(message: Message, text: str) -> dict[str, Any]:
     }
     if message.url:
         content["actions"] = [
-            {"type": "Action.OpenUrl", "title": translate(message.lang, "Open"), "url": message.url}
+            {"type": "Action.OpenUrl", "title": message.link_label, "url": message.url}
         ]
     attachment = {"contentType": "application/vnd.microsoft.card.adaptive", "content": content}
     return {"type": "message", "attachments": [attachment]}

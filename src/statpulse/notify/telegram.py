@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from statpulse.i18n import translate
 from statpulse.notify import config as cfg
 from statpulse.notify.base import ConfigError, Delivered, HttpSender
 from statpulse.notify.message import Message
@@ -24,7 +23,7 @@ def html_text(message: Message, text: str) -> str:
     body = escape(text, quote=False)[: MAX_TEXT - 512]
     out = f"<b>{escape(message.title, quote=False)[:300]}</b>\n{body}"
     if message.url:
-        out += f'\n<a href="{escape(message.url)}">{escape(translate(message.lang, "Open"))}</a>'
+        out += f'\n<a href="{escape(message.url)}">{escape(message.link_label)}</a>'
     return out
 
 

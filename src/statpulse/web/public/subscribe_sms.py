@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from statpulse.engine.subscriber_sms import fit
+from statpulse.engine.subscriber_sms import UNSUBSCRIBE, fit
 from statpulse.i18n import N_, translate, translate_plural
 from statpulse.model import StatusPage, new_id, utcnow
 from statpulse.notify import NOTIFIERS, ConfigError, DeliveryError
@@ -152,7 +152,7 @@ async def start(
         ),
         None,
         sub.unsubscribe_url,
-        translate(lang, "Unsubscribe"),
+        translate(lang, UNSUBSCRIBE),
     )
     message = Message(
         id=str(new_id()),
